@@ -1,0 +1,66 @@
+"""The `tfcodec` command: one entry point, one module per subcommand.
+
+Each subcommand module exposes ``register(subparsers)``, which adds its parser
+and sets ``func`` to the function that runs it. Modules are imported lazily by
+name so that `tfcodec info` does not pay for importing TensorFlow.
+"""
+
+import argparse
+import importlib
+import sys
+
+from tfcodec.errors import FormatError
+
+# subcommand name -> (module, one-line help). The module is imported only when
+# that subcommand (or --help) needs it.
+SUBCOMMANDS = {
+    "compress": ("tfcodec.commands.compress", "compress an image to a .tfc file"),
+    "decompress": ("tfcodec.commands.decompress", "decompress a .tfc file to PNG"),
+    "info": ("tfcodec.commands.info", "print the header of a .tfc file"),
+    "train": ("tfcodec.train.cli", "train a model"),
+    "export-weights": ("tfcodec.train.export_weights", "turn a checkpoint into a shipped weights file"),
+    "eval": ("tfcodec.evaluate.cli", "rate-distortion evaluation against classical codecs"),
+    "truncate": ("tfcodec.commands.truncate", "cut a progressive stream to fewer iterations"),
+}
+
+
+def build_parser(only=None):
+    parser = argparse.ArgumentParser(
+        prog="tfcodec",
+        description="Learned image compression: compress, decompress, train, evaluate.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name and e.name.startswith("tfcodec"):
+                continue  # subcommand not built yet in this checkout
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    wanted = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    parser = build_parser(only=wanted)
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except FormatError as e:
+        print(f"tfcodec {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"tfcodec {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Entropy models: the densities learned in training and the tables the range coder uses."""

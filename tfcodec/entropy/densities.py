@@ -1,0 +1,100 @@
+"""Differentiable likelihoods used in training (and to build coding tables).
+
+`DeepFactorized` is the univariate, per-channel density of Ballé et al. 2018
+(appendix 6.1) for the hyper-latent; `gaussian_likelihood` is the conditional
+density of the latent given a mean and a scale. Both return the probability
+mass of the unit interval around each value, i.e. of the quantisation bin.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfcodec.ops import lower_bound
+
+LIKELIHOOD_BOUND = 1e-9
+SCALE_MIN = 0.11
+SCALE_MAX = 256.0
+
+
+def _std_normal_cdf(x):
+    return 0.5 * tf.math.erfc(-x * (2.0**-0.5))
+
+
+def gaussian_likelihood(values, means, scales):
+    """Mass of [v-0.5, v+0.5] under N(mean, scale); symmetric form for accuracy."""
+    centred = tf.abs(values - means)
+    upper = _std_normal_cdf((0.5 - centred) / scales)
+    lower = _std_normal_cdf((-0.5 - centred) / scales)
+    return lower_bound(upper - lower, LIKELIHOOD_BOUND)
+
+
+def scale_from_log(log_scales):
+    """Scales from the network's log-scale output, bounded like the scale table."""
+    return tf.exp(tf.clip_by_value(log_scales, math.log(SCALE_MIN), math.log(SCALE_MAX)))
+
+
+@keras.saving.register_keras_serializable("tfcodec")
+class DeepFactorized(keras.layers.Layer):
+    """Per-channel learned CDF c(x) = f_K(...f_1(x)), each f a monotone map."""
+
+    def __init__(self, filters=(3, 3, 3), init_scale=10.0, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = tuple(filters)
+        self.init_scale = init_scale
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        sizes = (1,) + self.filters + (1,)
+        scale = self.init_scale ** (1.0 / (len(self.filters) + 1))
+        self.matrices, self.biases, self.factors = [], [], []
+        for i in range(len(self.filters) + 1):
+            init = math.log(math.expm1(1.0 / scale / sizes[i + 1]))
+            self.matrices.append(self.add_weight(
+                name=f"matrix_{i}", shape=(channels, sizes[i + 1], sizes[i]),
+                initializer=keras.initializers.Constant(init)))
+            self.biases.append(self.add_weight(
+                name=f"bias_{i}", shape=(channels, sizes[i + 1], 1),
+                initializer=keras.initializers.RandomUniform(-0.5, 0.5)))
+            if i < len(self.filters):
+                self.factors.append(self.add_weight(
+                    name=f"factor_{i}", shape=(channels, sizes[i + 1], 1),
+                    initializer="zeros"))
+
+    def logits_cdf(self, x):
+        """Logit of the CDF; x has shape (channels, 1, n)."""
+        logits = x
+        for i, matrix in enumerate(self.matrices):
+            logits = tf.linalg.matmul(tf.nn.softplus(matrix), logits) + self.biases[i]
+            if i < len(self.factors):
+                logits += tf.tanh(self.factors[i]) * tf.tanh(logits)
+        return logits
+
+    def call(self, values):
+        """Likelihood of each element of `values` (..., channels)."""
+        channels = values.shape[-1]
+        shape = tf.shape(values)
+        flat = tf.transpose(tf.reshape(values, (-1, channels)))[:, None, :]
+        lower = self.logits_cdf(flat - 0.5)
+        upper = self.logits_cdf(flat + 0.5)
+        # Evaluate the tail that is far from 1 to keep precision.
+        sign = tf.stop_gradient(-tf.sign(lower + upper))
+        mass = tf.abs(tf.sigmoid(sign * upper) - tf.sigmoid(sign * lower))
+        mass = tf.reshape(tf.transpose(mass[:, 0, :]), shape)
+        return lower_bound(mass, LIKELIHOOD_BOUND)
+
+    def pmf_numpy(self, support):
+        """Probability of each integer in `support` (1-D int array) per channel: (C, n)."""
+        x = tf.constant(np.asarray(support, np.float32)[None, None, :])
+        channels = self.matrices[0].shape[0]
+        x = tf.tile(x, (channels, 1, 1))
+        lower = tf.sigmoid(self.logits_cdf(x - 0.5))
+        upper = tf.sigmoid(self.logits_cdf(x + 0.5))
+        return (upper - lower)[:, 0, :].numpy().astype(np.float64)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, init_scale=self.init_scale)
+        return config

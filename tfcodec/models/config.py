@@ -1,0 +1,53 @@
+"""Model configurations: the paper sizes for TPU users and small sizes we train here."""
+
+import dataclasses
+import json
+
+
+@dataclasses.dataclass(frozen=True)
+class HyperpriorConfig:
+    """Everything that fixes a hyperprior model's architecture and rate range.
+
+    `num_slices`/`slice_hidden` > 0 give the channel-wise autoregressive model
+    of Minnen & Singh 2020; `predict_means` False gives Ballé 2018's scale-only
+    hyperprior; True with one slice and no slice nets gives Minnen 2018's
+    mean-scale hyperprior (without its spatial context model).
+    """
+
+    family: str
+    num_filters: int
+    latent_channels: int
+    hyper_filters: int
+    hyper_channels: int
+    predict_means: bool = True
+    num_slices: int = 1
+    slice_hidden: tuple = ()
+    gain_levels: int = 8
+    lambda_min: float = 0.0015
+    lambda_max: float = 0.15
+
+    @property
+    def channelwise(self):
+        return bool(self.slice_hidden)
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d):
+        d = dict(d)
+        d["slice_hidden"] = tuple(d.get("slice_hidden", ()))
+        return cls(**d)
+
+
+CONFIGS = {
+    # Paper sizes (Ballé 2018: N=128 low rates / 192 high; Minnen 2018: 192/320;
+    # Minnen & Singh 2020: M=320 in 10 slices).
+    "bmshj2018": HyperpriorConfig("bmshj2018", 192, 320, 192, 192, predict_means=False),
+    "mbt2018-mean": HyperpriorConfig("mbt2018-mean", 192, 320, 192, 192),
+    "cw2020": HyperpriorConfig("cw2020", 192, 320, 192, 192, num_slices=10, slice_hidden=(224, 128)),
+    # Small sizes that train on one CPU in hours.
+    "bmshj2018-small": HyperpriorConfig("bmshj2018", 64, 128, 64, 64, predict_means=False),
+    "mbt2018-mean-small": HyperpriorConfig("mbt2018-mean", 64, 128, 64, 64),
+    "cw2020-small": HyperpriorConfig("cw2020", 64, 128, 64, 64, num_slices=4, slice_hidden=(96, 64)),
+}

@@ -1,0 +1,133 @@
+"""The hyperprior codec family in Keras 3: scale, mean-scale and channel-wise.
+
+Training path only lives here (noisy/straight-through quantisation and
+likelihoods). Coding with real streams is in `tfcodec.codecs.hyperprior`, which
+reuses these transforms and the integer entropy-parameter path.
+
+Quantisation proxy ("mixed"): the rate term sees y + uniform noise, while the
+decoder and the slice context see round(y - mean) + mean with a straight-through
+gradient, as in Minnen & Singh 2020.
+"""
+
+import keras
+import tensorflow as tf
+
+from tfcodec.entropy.densities import DeepFactorized, gaussian_likelihood, scale_from_log
+from tfcodec.models import transforms
+from tfcodec.models.config import HyperpriorConfig
+from tfcodec.models.gains import QualityGains, lambda_for_quality
+from tfcodec.ops import round_straight_through
+
+# Downsampling of the whole model: images are padded to a multiple of this.
+STRIDE = 64
+
+
+def _uniform_noise(x):
+    return x + tf.random.uniform(tf.shape(x), -0.5, 0.5, dtype=x.dtype)
+
+
+@keras.saving.register_keras_serializable("tfcodec")
+class HyperpriorCodec(keras.Model):
+    """bmshj2018 / mbt2018-mean / channel-wise, chosen by the config."""
+
+    def __init__(self, config: HyperpriorConfig, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(config, dict):
+            config = HyperpriorConfig.from_dict(config)
+        self.config = config
+        c = config
+        self.analysis = transforms.analysis_transform(c.num_filters, c.latent_channels)
+        self.synthesis = transforms.synthesis_transform(c.num_filters)
+        self.hyper_analysis = transforms.hyper_analysis_transform(c.hyper_filters, c.hyper_channels)
+        feature_channels = c.latent_channels * (2 if c.predict_means else 1)
+        self.hyper_synthesis = transforms.hyper_synthesis_transform(c.hyper_filters, feature_channels)
+        self.hyper_prior = DeepFactorized(name="hyper_prior")
+        self.gains = QualityGains(c.latent_channels, c.gain_levels, name="gains")
+        if c.latent_channels % c.num_slices:
+            raise ValueError("latent_channels must divide into num_slices")
+        self.slice_channels = c.latent_channels // c.num_slices
+        self.mean_nets, self.scale_nets, self.lrp_nets = [], [], []
+        if c.channelwise:
+            for i in range(c.num_slices):
+                self.mean_nets.append(transforms.parameter_net(c.slice_hidden, self.slice_channels, f"mean_{i}"))
+                self.scale_nets.append(transforms.parameter_net(c.slice_hidden, self.slice_channels, f"scale_{i}"))
+                self.lrp_nets.append(transforms.parameter_net(c.slice_hidden, self.slice_channels, f"lrp_{i}"))
+
+    def get_config(self):
+        return {"config": self.config.to_json()}
+
+    @classmethod
+    def from_config(cls, config):
+        import json
+        return cls(HyperpriorConfig.from_dict(json.loads(config["config"])))
+
+    # -- pieces shared with the coding path --------------------------------
+
+    def split_features(self, features):
+        """Hyper-synthesis output -> (mean features or None, scale features)."""
+        if self.config.predict_means:
+            return tf.split(features, 2, axis=-1)
+        return None, features
+
+    def slice_parameters(self, i, mean_features, scale_features, decoded):
+        """(mean, log_scale) of slice i given the slices decoded before it."""
+        c = self.config
+        lo, hi = i * self.slice_channels, (i + 1) * self.slice_channels
+        if not c.channelwise:
+            mean = mean_features[..., lo:hi] if mean_features is not None else None
+            return mean, scale_features[..., lo:hi]
+        mean_in = tf.concat([mean_features] + decoded, axis=-1)
+        scale_in = tf.concat([scale_features] + decoded, axis=-1)
+        return self.mean_nets[i](mean_in), self.scale_nets[i](scale_in)
+
+    def latent_residual(self, i, mean_features, decoded_through_i):
+        """Latent residual prediction: a bounded correction of slice i from context."""
+        lrp_in = tf.concat([mean_features] + decoded_through_i, axis=-1)
+        return 0.5 * tf.tanh(self.lrp_nets[i](lrp_in))
+
+    # -- training -----------------------------------------------------------
+
+    def call(self, inputs, training=False):
+        x, quality = inputs
+        return self.forward(x, quality, training=training)
+
+    def forward(self, x, quality, training=True):
+        """x in [0, 1], (B, H, W, 3); quality (B,). Returns x_hat and bits per image."""
+        c = self.config
+        gain, inverse_gain = self.gains(quality)
+        y = self.analysis(x) * gain[:, None, None, :]
+        z = self.hyper_analysis(y)
+        z_bits = -tf.reduce_sum(
+            tf.math.log(self.hyper_prior(_uniform_noise(z) if training else tf.round(z))), axis=(1, 2, 3))
+        features = self.hyper_synthesis(round_straight_through(z))
+        mean_features, scale_features = self.split_features(features)
+
+        y_slices = tf.split(y, c.num_slices, axis=-1)
+        decoded, reconstructed, y_log_lik = [], [], 0.0
+        for i, y_slice in enumerate(y_slices):
+            mean, log_scale = self.slice_parameters(i, mean_features, scale_features, decoded)
+            if mean is None:
+                mean = tf.zeros_like(y_slice)
+            scale = scale_from_log(log_scale)
+            y_rate = _uniform_noise(y_slice) if training else tf.round(y_slice - mean) + mean
+            y_log_lik += tf.reduce_sum(
+                tf.math.log(gaussian_likelihood(y_rate, mean, scale)), axis=(1, 2, 3))
+            y_hat = round_straight_through(y_slice - mean) + mean
+            decoded.append(y_hat)
+            if c.channelwise:
+                y_hat = y_hat + self.latent_residual(i, mean_features, decoded)
+            reconstructed.append(y_hat)
+        y_hat = tf.concat(reconstructed, axis=-1) * inverse_gain[:, None, None, :]
+        x_hat = self.synthesis(y_hat)
+        ln2 = tf.math.log(2.0)
+        return {"x_hat": x_hat, "y_bits": -y_log_lik / ln2, "z_bits": z_bits / ln2}
+
+    def rd_loss(self, x, quality, training=True):
+        """Per-image loss bpp + lambda(q) * MSE (0-255 scale), and its parts."""
+        out = self.forward(x, quality, training=training)
+        pixels = tf.cast(tf.shape(x)[1] * tf.shape(x)[2], tf.float32)
+        bpp = (out["y_bits"] + out["z_bits"]) / pixels
+        mse = tf.reduce_mean(tf.square(out["x_hat"] - x), axis=(1, 2, 3)) * 255.0**2
+        lmbda = lambda_for_quality(quality, self.config.lambda_min, self.config.lambda_max)
+        loss = bpp + lmbda * mse
+        return loss, {"bpp": bpp, "mse": mse, "x_hat": out["x_hat"]}

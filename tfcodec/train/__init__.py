@@ -1,0 +1,1 @@
+"""Training: input pipelines, the distributed loop, checkpoints and weight export."""
