@@ -11,7 +11,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["tfcodec", "tfcodec.*"]),
-    package_data={"tfcodec": ["weights/*.weights.h5", "weights/*.json", "weights/*.npz"]},
+    package_data={"tfcodec": ["weights/*.npz", "weights/*.json"]},
     install_requires=[
         "tensorflow>=2.21",
         "keras>=3.10",

@@ -19,9 +19,11 @@ webp       libwebp (Pillow)                            4:2:0    quality 0-95; me
                                                                 (cwebp default); lossy only
 jp2        OpenJPEG (Pillow), JPEG 2000 part 1 .jp2    4:4:4    target bpp via quality_mode=
                                                                 "rates" (ratio 24/bpp);
-                                                                irreversible 9/7 wavelet + ICT
-                                                                (the lossy mode; Pillow's
-                                                                default is the lossless 5/3)
+                                                                irreversible 9/7 wavelet and
+                                                                mct=1 (ICT colour transform):
+                                                                the usual lossy mode; Pillow's
+                                                                defaults (5/3, no colour
+                                                                transform) cost ~3 dB
 avif       libavif + libaom (Pillow)                   4:2:0    quality 0-90; speed=6
                                                                 (avifenc default); full range
 heic       libheif + x265 (pillow-heif), HEVC intra    4:2:0    quality 0-70; libheif's x265
@@ -142,7 +144,7 @@ def _library_versions(name: str) -> str:
 
     base = f"Pillow {PIL.__version__}"
     if name == "jpeg":
-        return f"{base}; libjpeg-turbo {features.version('jpg')}"
+        return f"{base}; libjpeg-turbo {features.version('libjpeg_turbo')}"
     if name == "webp":
         return f"{base}; libwebp {features.version('webp')}"
     if name == "jp2":
@@ -181,7 +183,7 @@ def _make(name: str) -> PillowCodec:
         return PillowCodec(
             "jp2", "JPEG2000", list(_SWEEPS["jp2"]),
             "JPEG 2000, OpenJPEG, 9/7 irreversible + ICT, 4:4:4, setting = target bpp",
-            options={"irreversible": True, "no_jp2": False},
+            options={"irreversible": True, "mct": 1, "no_jp2": False},
             setting_to_options=_jp2_rate,
         )
     if name == "avif":

@@ -8,9 +8,10 @@
   standard 5 scales, weights 0.0448/0.2856/0.3001/0.2363/0.1333, 11-tap
   Gaussian, sigma 1.5), in dB as ``-10*log10(1 - msssim)``.
 
-Small images: each MS-SSIM scale halves the image and the 11-tap window must
-still fit at the coarsest one, so 5 scales need a short side >= 176 px. A
-smaller image uses as many scales as fit (the finest ones) with their weights
+Small images: each MS-SSIM scale halves the image (TF rounds odd sizes up)
+and the 11-tap window must still fit at the coarsest one, so 5 scales need a
+short side >= 161 px (ceil(161/16) = 11; often quoted as 176). A smaller
+image uses as many scales as fit (the finest ones) with their weights
 renormalised to sum to 1, and below 11 px a single scale with a window the
 size of the image. Such values are not comparable with full 5-scale MS-SSIM;
 :func:`msssim_scales` says how many scales an image gets and the runner
@@ -65,8 +66,11 @@ def msssim(original: np.ndarray, decoded: np.ndarray) -> float:
 
     _check_pair(original, decoded)
     n, filter_size = msssim_scales(*np.shape(original)[:2])
-    weights = np.asarray(POWER_FACTORS[:n], dtype=np.float64)
-    weights = (weights / weights.sum()).tolist()
+    if n == len(POWER_FACTORS):
+        weights = list(POWER_FACTORS)  # exactly TF's default (they sum to 1.0001)
+    else:
+        weights = np.asarray(POWER_FACTORS[:n], dtype=np.float64)
+        weights = (weights / weights.sum()).tolist()
     value = tf.image.ssim_multiscale(
         _as_float_batch(original), _as_float_batch(decoded), max_val=255.0,
         power_factors=weights, filter_size=filter_size,

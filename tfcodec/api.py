@@ -1,0 +1,39 @@
+"""The Python API: load a codec by name or weights path, compress, decompress.
+
+    from tfcodec.api import load_codec
+    codec = load_codec("default")           # or a shipped name, or a .npz path
+    data = codec.compress(rgb_uint8, 0.5)   # quality (hyperprior) / iterations (recurrent)
+    rgb = codec.decompress(data)
+
+Every codec has `name`, `identity` (weights hash), `rate_settings` (the sweep
+an evaluation uses), `compress`, `decompress` and `compress_for_bpp`.
+"""
+
+import functools
+
+from tfcodec import container
+from tfcodec.errors import FormatError
+
+DEFAULT_MODEL = "cw2020-small"
+_ALIASES = {"default": DEFAULT_MODEL}
+
+
+@functools.lru_cache(maxsize=8)
+def load_codec(name_or_path="default"):
+    from tfcodec.weights import load_bundle, resolve
+
+    bundle = load_bundle(resolve(_ALIASES.get(name_or_path, name_or_path)))
+    family = bundle.meta.get("family")
+    if family == "hyperprior":
+        from tfcodec.codecs.hyperprior import HyperpriorCoder
+        return HyperpriorCoder(bundle)
+    if family == "recurrent":
+        from tfcodec.codecs.recurrent import RecurrentCoder
+        return RecurrentCoder.from_bundle(bundle)
+    raise FormatError(f"{bundle.path}: unknown model family {family!r}")
+
+
+def codec_for_stream(data, model=None):
+    """The codec that decodes `data`: --model if given, else the model the header names."""
+    header, _ = container.unpack(data)
+    return load_codec(model or header.model_id)

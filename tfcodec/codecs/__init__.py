@@ -1,0 +1,1 @@
+"""Coding paths: real bitstreams for each model family."""

@@ -1,0 +1,90 @@
+"""CDF tables for the range coder, built once per model and stored with its weights.
+
+Two kinds, both with overflow coding (negative precision) so that a value
+outside a table is escaped instead of breaking the stream:
+
+* the Gaussian scale table: one zero-mean discretised Gaussian per scale in a
+  log-spaced table; a latent element is coded as round(y - mean) with the row
+  of the smallest table scale at or above its predicted scale;
+* per-channel tables of the hyper-latent's learned factorized density.
+
+Indices are computed from fixed-point log-scales with integer comparisons
+(`scale_indices`), so encoder and decoder agree bit for bit.
+"""
+
+import math
+
+import numpy as np
+
+from tfcodec.entropy.integer_net import PARAM_EXPONENT
+
+PRECISION = 16
+SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64
+# Gaussian rows cover +-TAIL_SIGMAS scales; the mass beyond goes to the escape.
+TAIL_SIGMAS = 6.0
+# Factorized rows cover the integers whose bin mass is above this.
+FACTORIZED_TAIL = 2.0**-14
+
+
+def scale_table():
+    return np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), SCALE_LEVELS))
+
+
+def scale_thresholds():
+    """Fixed-point log-scale thresholds: index = number of thresholds strictly below."""
+    logs = np.log(scale_table()[:-1])
+    return np.floor(logs * 2**PARAM_EXPONENT).astype(np.int64)
+
+
+def scale_indices(log_scale_fixed):
+    """Table row for each fixed-point log-scale: the smallest table scale >= the scale."""
+    return np.searchsorted(scale_thresholds(), np.asarray(log_scale_fixed, np.int64), side="left")
+
+
+def _normal_cdf(x):
+    erfc = np.frompyfunc(math.erfc, 1, 1)
+    return 0.5 * erfc(-np.asarray(x, np.float64) / math.sqrt(2.0)).astype(np.float64)
+
+
+def _lookup_from_pmfs(pmfs, precision):
+    """Rows [-precision, 0, c1..., 2**precision] padded with 2**precision: the coder's layout."""
+    from tfcodec.rangecoder import pmf_to_quantized_cdf
+
+    cdfs = [np.asarray(pmf_to_quantized_cdf(np.asarray(p, np.float64), precision), np.int64) for p in pmfs]
+    width = max(len(c) for c in cdfs) + 1
+    lookup = np.full((len(cdfs), width), 1 << precision, np.int32)
+    for row, cdf in zip(lookup, cdfs):
+        row[0] = -precision
+        row[1:1 + len(cdf)] = cdf
+    return lookup
+
+
+def gaussian_tables(precision=PRECISION):
+    """(lookup, offsets): row i codes round(y - mean) + offsets[i] for scale_table()[i]."""
+    pmfs, offsets = [], []
+    for scale in scale_table():
+        radius = max(1, int(math.ceil(scale * TAIL_SIGMAS)))
+        edges = np.arange(-radius, radius + 2) - 0.5
+        cdf = _normal_cdf(edges / scale)
+        pmf = np.diff(cdf)
+        tail = max(1.0 - pmf.sum(), 0.0)
+        pmfs.append(np.append(pmf, tail))
+        offsets.append(radius)
+    return _lookup_from_pmfs(pmfs, precision), np.asarray(offsets, np.int32)
+
+
+def factorized_tables(pmf_fn, channels, precision=PRECISION, search_radius=256):
+    """(lookup, offsets) per channel for a density given as pmf_fn(support) -> (C, n)."""
+    support = np.arange(-search_radius, search_radius + 1)
+    pmf = pmf_fn(support)
+    pmfs, offsets = [], []
+    for c in range(channels):
+        keep = np.nonzero(pmf[c] > FACTORIZED_TAIL)[0]
+        if keep.size == 0:
+            keep = np.array([int(np.argmax(pmf[c]))])
+        lo, hi = keep[0], keep[-1]
+        row = pmf[c, lo:hi + 1]
+        tail = max(1.0 - row.sum(), 0.0)
+        pmfs.append(np.append(row, tail))
+        offsets.append(-support[lo])
+    return _lookup_from_pmfs(pmfs, precision), np.asarray(offsets, np.int32)

@@ -1,0 +1,241 @@
+"""`tfcodec eval`: measure learned and classical codecs the same way on the same images.
+
+Only argparse is imported at module level so that `tfcodec --help` and
+`tfcodec eval --help` stay fast; TensorFlow is loaded when metrics are first
+computed (a fully cached run never loads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DEFAULT_ANCHOR = "heic"
+ANCHOR_REASON = (
+    "HEVC intra (HEIC/x265, the codec inside BPG) is the anchor most learned-compression papers "
+    "report against, and its curve spans the whole 0.05-2 bpp range, so overlaps with other "
+    "codecs are wide; JPEG starts near 0.1-0.2 bpp and is so weak at low rates that "
+    "percentages against it are huge and unstable"
+)
+
+DESCRIPTION = """\
+Rate-distortion evaluation. For each codec and rate setting, every image is
+compressed to a real file and decoded; rate = file bytes x 8 / pixels (headers
+included), PSNR and MS-SSIM on RGB 0-255 (TensorFlow's tf.image.psnr and
+tf.image.ssim_multiscale), encode/decode seconds. Per-image and image-averaged
+points, BD-rate/BD-PSNR against an anchor (Bjontegaard, monotone PCHIP
+interpolation over the overlapping range) and plots are written to --out.
+
+Points are cached per codec identity / setting / image content, so adding a
+codec or images computes only what is new."""
+
+EPILOG = """\
+codecs:
+  jpeg   libjpeg-turbo, 4:2:0, optimised Huffman, quality sweep
+  webp   libwebp lossy, method 4, 4:2:0, quality sweep
+  jp2    JPEG 2000 (OpenJPEG), 9/7 irreversible, 4:4:4, settings = target bpp
+  avif   AVIF (libaom), speed 6, 4:2:0, quality sweep
+  heic   HEIC (x265 intra via pillow-heif), 4:2:0, quality sweep
+  jxl    JPEG XL (libjxl VarDCT), effort 7, quality sweep
+  tfcodec:NAME  a tfcodec learned model by name or weights path; sweeps its
+                rate_settings
+
+published curves (--published FILE), JSON:
+  {"name": "Paper 2018", "bpp": [0.1, 0.3], "psnr": [27.1, 30.2],
+   "msssim_db": [10.1, 13.4]}     (or a list of such objects; psnr and/or
+                                   msssim_db; "msssim" in 0..1 also accepted)
+
+examples:
+  tfcodec eval --data kodak/ --out eval/ --codecs jpeg,webp,avif,tfcodec:default
+  tfcodec eval --data kodak/ --out eval/ --codecs jpeg,tfcodec:model.weights.h5 \\
+      --settings jpeg=10,30,50,70,90 --anchor jpeg --published ballé2018.json
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The eval options (shared by `tfcodec eval` and `python -m tfcodec.evaluate`)."""
+    from tfcodec.evaluate.classical import CLASSICAL  # light: no Pillow/TF at import
+
+    default_codecs = ",".join(CLASSICAL) + ",tfcodec:default"
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="folder of test images (PNG etc., not recursive), e.g. the 24 Kodak PNGs")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder: results.json, points.csv, summary.md, *.png (created if missing)")
+    p.add_argument("--codecs", default=None, metavar="LIST",
+                   help=f"comma-separated codecs (default: {default_codecs}; with the default, a "
+                        "learned model that cannot be loaded is skipped with a warning)")
+    p.add_argument("--settings", action="append", default=[], metavar="CODEC=V1,V2,...",
+                   help="override a codec's rate sweep, e.g. jpeg=10,50,90 or tfcodec:default=1,2,4 "
+                        "(values parsed as JSON numbers where possible); repeatable")
+    p.add_argument("--anchor", default=DEFAULT_ANCHOR, metavar="CODEC",
+                   help=f"BD-rate/BD-PSNR anchor (default: {DEFAULT_ANCHOR}: {ANCHOR_REASON})")
+    p.add_argument("--published", action="append", default=[], metavar="FILE",
+                   help="JSON file with a published curve (see below) added to tables, plots and BD; repeatable")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="point cache folder (default: OUT/cache); share it between runs to reuse points")
+    p.add_argument("--no-cache", action="store_true", help="recompute everything and store nothing")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="use only the first N images (sorted by name), for a quick look")
+    p.add_argument("--max-bpp", type=float, default=2.0, metavar="BPP",
+                   help="x-axis limit of the plots (default: 2.0; 0 = no limit); tables keep every point")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the `eval` subcommand to the `tfcodec` hub."""
+    p = subparsers.add_parser(
+        "eval",
+        help="rate-distortion evaluation against classical codecs",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    """Run the evaluation described by parsed ``args``; returns the exit status."""
+    from tfcodec.evaluate.runner import EvalError
+
+    try:
+        evaluate(args)
+    except EvalError as e:
+        print(f"tfcodec eval: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def evaluate(args) -> dict:
+    """The whole evaluation; returns the payload written to results.json."""
+    import datetime
+    import platform
+    import warnings
+    from importlib.metadata import PackageNotFoundError, version
+    from pathlib import Path
+
+    import tfcodec
+    from tfcodec.evaluate import bdrate, plots, report, runner
+
+    explicit = args.codecs is not None
+    specs = runner.split_codecs(args.codecs if explicit else runner.DEFAULT_CODECS)
+    if not specs:
+        raise runner.EvalError("--codecs is empty")
+    if len(set(specs)) != len(specs):
+        raise runner.EvalError(f"--codecs lists a codec twice: {','.join(specs)}")
+    overrides = runner.parse_settings_overrides(args.settings)
+    normalised = {s if s.startswith("tfcodec:") else s.lower() for s in specs}
+    unknown = [k for k in overrides if k not in normalised]
+    if unknown:
+        raise runner.EvalError(f"--settings for codecs not in --codecs: {', '.join(unknown)}")
+
+    notes: list[str] = []
+    entries = []
+    for spec in specs:
+        key = spec if spec.startswith("tfcodec:") else spec.lower()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                entry = runner.resolve_codec(spec, overrides.get(key))
+            except runner.EvalError as e:
+                if explicit or not spec.startswith("tfcodec:"):
+                    raise
+                notes.append(f"skipped {spec} (default codec list): {e}")
+                continue
+        notes.extend(str(w.message) for w in caught)
+        if not entry.settings:
+            raise runner.EvalError(f"{spec}: no rate settings to sweep")
+        entries.append(entry)
+    labels = [e.label for e in entries]
+    if len(set(labels)) != len(labels):
+        raise runner.EvalError(f"two codecs share a label: {', '.join(labels)}")
+    for n in notes:
+        print(f"tfcodec eval: warning: {n}", file=sys.stderr)
+
+    published = []
+    for path in args.published:
+        published.extend(runner.load_published(path))
+
+    images = runner.load_images(args.data, args.limit)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache_dir = None if args.no_cache else Path(args.cache) if args.cache else out / "cache"
+    cache = runner.PointCache(cache_dir)
+    small = [im.name for im in images if min(im.rgb.shape[:2]) < 161]
+    if small:
+        notes.append(f"{len(small)} image(s) have a short side < 161 px: MS-SSIM uses fewer than 5 scales there")
+
+    stats = runner.SweepStats()
+    points = runner.run_sweep(entries, images, cache, progress=not args.quiet, stats=stats)
+    averaged = runner.average_points(points)
+    curves = report.build_curves(averaged, published)
+    anchor, warn = report.choose_anchor(curves, args.anchor)
+    if warn:
+        notes.append(warn)
+        print(f"tfcodec eval: warning: {warn}", file=sys.stderr)
+
+    def _v(dist):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return None
+
+    payload = {
+        "tool": "tfcodec eval",
+        "tfcodec_version": tfcodec.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "config": {
+            "data": str(args.data),
+            "n_images": len(images),
+            "images": [{"name": im.name, "height": int(im.rgb.shape[0]), "width": int(im.rgb.shape[1]),
+                        "sha256": im.sha256} for im in images],
+            "codecs": specs,
+            "settings_overrides": overrides,
+            "anchor_requested": args.anchor,
+            "cache": None if cache_dir is None else str(cache_dir),
+        },
+        "environment": {"python": platform.python_version(), "tensorflow": _v("tensorflow"),
+                        "numpy": _v("numpy"), "pillow": _v("pillow"), "pillow-heif": _v("pillow-heif"),
+                        "pillow-jxl-plugin": _v("pillow-jxl-plugin"), "machine": platform.machine()},
+        "method": report.METHOD_NOTES,
+        "bd_method": bdrate.METHOD,
+        "anchor": anchor,
+        "anchor_reason": ANCHOR_REASON if anchor == DEFAULT_ANCHOR else "chosen with --anchor",
+        "warnings": notes,
+        "codecs": labels,
+        "codec_info": {e.label: {"kind": e.kind, "describe": e.describe, "identity": e.identity,
+                                 "settings": e.settings} for e in entries},
+        "stats": {"points_computed": stats.computed, "points_from_cache": stats.cached},
+        "curves": curves,
+        "bd": report.bd_table(curves, anchor),
+        "averaged": averaged,
+        "points": points,
+    }
+    report.write_json(out / "results.json", payload)
+    report.write_csv(out / "points.csv", points, averaged)
+    report.write_markdown(out / "summary.md", payload)
+    plots.write_plots(curves, out, title=f"{Path(args.data).name or args.data} ({len(images)} images)",
+                      max_bpp=args.max_bpp or None)
+
+    print(f"{stats.computed} points computed, {stats.cached} from cache; results in {out}/ "
+          "(summary.md, results.json, points.csv, psnr_vs_bpp.png, msssim_db_vs_bpp.png)")
+    if anchor:
+        print(f"BD against {anchor} (PCHIP):  codec: BD-rate(PSNR) BD-PSNR | BD-rate(MS-SSIM) BD-MS-SSIM")
+        for r in payload["bd"]:
+            print(f"  {r['codec']}: {report._signed(r['bd_rate_psnr'], 1, '%')} {report._signed(r['bd_psnr'], 2, 'dB')}"
+                  f" | {report._signed(r['bd_rate_msssim'], 1, '%')} {report._signed(r['bd_msssim_db'], 2, 'dB')}")
+    return payload
+
+
+def main(argv=None) -> int:
+    """`python -m tfcodec.evaluate ...`: the same options as `tfcodec eval`."""
+    p = argparse.ArgumentParser(prog="python -m tfcodec.evaluate", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("tfcodec eval: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,372 @@
+"""The recurrent residual codec (Toderici et al. 2016, 2017) in Keras 3.
+
+One model, every rate: an encoder RNN looks at the residual the decoder has
+left so far, a binarizer turns its output into 32 bits per 16x16 block (0.125
+bpp per iteration before entropy coding), and a decoder RNN refines the
+reconstruction from those bits. Iteration t sees r_{t-1} = x - x_hat_{t-1}:
+
+    b_t = B(E_t(r_{t-1}))      x_hat_t = D_t(b_t) + gamma * x_hat_{t-1}
+
+with gamma = 0 ("one-shot": the decoder state carries the whole image and each
+step outputs the full reconstruction) or gamma = 1 ("additive": each step adds a
+correction). The loss is the paper's: the L1 norm of the residual summed over
+all iterations, so every prefix of the bitstream is a good code.
+
+Cells: ConvLSTM, ConvGRU and the paper's residual GRU (a GRU whose output adds
+a 1x1 projection of its input, a ResNet-style shortcut through the cell).
+
+Bit probabilities (the paper's entropy coder, done here as a small CNN so that
+decoding stays parallel inside an iteration): the bits of iteration t are
+coded in two checkerboard passes on the H/16 grid. Pass A ("anchors", (i+j)
+even) is predicted from the bits of every earlier iteration (most recent
+first, spatial neighbours included); pass B (the other half) also sees this
+iteration's anchor bits. One net (`prob_net`) serves every iteration and both
+passes: its input planes say which iteration and which pass it is. It is a
+plain Sequential of stride-1 convolutions and ReLUs so that the coding path can
+evaluate it with `tfcodec.entropy.integer_net.IntegerNet` and get the same
+table indices on every runtime. It trains with cross-entropy on the bits with
+a stop-gradient (it never changes the codec), jointly here and again on
+deterministic bits when the weights are exported.
+"""
+
+import dataclasses
+import json
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# Downsampling of the whole model: images are padded to a multiple of this.
+STRIDE = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class RecurrentConfig:
+    """Everything that fixes a recurrent model's architecture."""
+
+    cell: str = "gru"                 # "lstm", "gru" or "resgru"
+    reconstruction: str = "oneshot"   # "oneshot" (gamma = 0) or "additive" (gamma = 1)
+    iterations: int = 16              # iterations trained and the most a stream holds
+    bits: int = 32                    # bits per H/16 x W/16 position and iteration
+    stem_filters: int = 64            # encoder's first (strided) convolution
+    encoder_units: tuple = (256, 512, 512)
+    encoder_hidden_kernel: tuple = (1, 1, 1)
+    decoder_stem: int = 512           # 1x1 convolution on the bits
+    decoder_units: tuple = (512, 512, 256, 128)
+    decoder_hidden_kernel: tuple = (1, 1, 3, 3)
+    prob_hidden: tuple = (128, 128)   # widths of the bit-probability net
+    ce_weight: float = 0.01           # weight of its cross-entropy (bits per pixel) in the loss
+
+    def __post_init__(self):
+        if self.cell not in ("lstm", "gru", "resgru"):
+            raise ValueError(f"unknown cell {self.cell!r}: lstm, gru or resgru")
+        if self.reconstruction not in ("oneshot", "additive"):
+            raise ValueError(f"unknown reconstruction {self.reconstruction!r}: oneshot or additive")
+        if len(self.encoder_units) != 3 or len(self.decoder_units) != 4:
+            raise ValueError("the encoder has 3 recurrent layers and the decoder 4 (H/16 and back)")
+        if not 1 <= self.iterations <= 64:
+            raise ValueError("iterations must be in 1..64")
+
+    @property
+    def context_channels(self):
+        """Input planes of the probability net: past bits, anchors, iteration one-hot, pass flag."""
+        return (self.iterations - 1) * self.bits + self.bits + self.iterations + 1
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d):
+        d = dict(d)
+        for key in ("encoder_units", "encoder_hidden_kernel", "decoder_units",
+                    "decoder_hidden_kernel", "prob_hidden"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+CONFIGS = {
+    # Paper sizes (Toderici et al. 2017, fig. 1): 16 iterations of 32 bits per 16x16 block.
+    "rnn-lstm": RecurrentConfig(cell="lstm", reconstruction="additive"),
+    "rnn-gru": RecurrentConfig(cell="gru"),
+    "rnn-resgru": RecurrentConfig(cell="resgru"),
+    # Small sizes that train on a CPU: same depth and strides, fewer units.
+    "rnn-lstm-small": RecurrentConfig(
+        cell="lstm", reconstruction="additive", iterations=8, stem_filters=32,
+        encoder_units=(64, 128, 128), decoder_stem=128, decoder_units=(128, 128, 64, 32),
+        prob_hidden=(64, 64)),
+    "rnn-gru-small": RecurrentConfig(
+        cell="gru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
+        decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
+    "rnn-resgru-small": RecurrentConfig(
+        cell="resgru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
+        decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
+    # For tests: builds and runs in a second.
+    "rnn-tiny": RecurrentConfig(
+        cell="gru", iterations=4, bits=8, stem_filters=8, encoder_units=(8, 8, 8),
+        decoder_stem=8, decoder_units=(8, 8, 8, 8), prob_hidden=(8,)),
+}
+
+
+def _conv(filters, kernel, stride=1, name=None, use_bias=True, bias_initializer="zeros"):
+    return keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", name=name,
+                               use_bias=use_bias, bias_initializer=bias_initializer)
+
+
+# ----------------------------------------------------------------------------- cells
+
+
+@keras.saving.register_keras_serializable("tfcodec")
+class ConvLSTMCell(keras.layers.Layer):
+    """Convolutional LSTM; the input convolution may be strided. state = (h, c)."""
+
+    def __init__(self, units, stride=1, kernel=3, hidden_kernel=1, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.conv_x = _conv(4 * units, kernel, stride, name=f"{self.name}_x")
+        self.conv_h = _conv(4 * units, hidden_kernel, name=f"{self.name}_h", use_bias=False)
+
+    def call(self, x, state=None):
+        gates = self.conv_x(x)
+        if state is not None:
+            h, c = state
+            gates = gates + self.conv_h(h)
+        i, f, o, j = tf.split(gates, 4, axis=-1)
+        new_c = tf.sigmoid(i) * tf.tanh(j)
+        if state is not None:
+            new_c = new_c + tf.sigmoid(f + 1.0) * c
+        h = tf.sigmoid(o) * tf.tanh(new_c)
+        return h, (h, new_c)
+
+
+@keras.saving.register_keras_serializable("tfcodec")
+class ConvGRUCell(keras.layers.Layer):
+    """Convolutional GRU; `residual` adds a 1x1 projection of the input to the output
+    (the residual GRU of Toderici et al. 2017). state = (h,)."""
+
+    def __init__(self, units, stride=1, kernel=3, hidden_kernel=1, residual=False, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.residual = residual
+        self.conv_x = _conv(3 * units, kernel, stride, name=f"{self.name}_x")
+        self.conv_hzr = _conv(2 * units, hidden_kernel, name=f"{self.name}_hzr", use_bias=False)
+        self.conv_hn = _conv(units, hidden_kernel, name=f"{self.name}_hn", use_bias=False)
+        if residual:
+            self.conv_o = _conv(units, 1, stride, name=f"{self.name}_o")
+
+    def call(self, x, state=None):
+        zx, rx, nx = tf.split(self.conv_x(x), 3, axis=-1)
+        if state is None:
+            h = tf.sigmoid(zx) * tf.tanh(nx)
+        else:
+            (h_prev,) = state
+            zh, rh = tf.split(self.conv_hzr(h_prev), 2, axis=-1)
+            z = tf.sigmoid(zx + zh)
+            r = tf.sigmoid(rx + rh)
+            n = tf.tanh(nx + self.conv_hn(r * h_prev))
+            h = (1.0 - z) * h_prev + z * n
+        out = h + self.conv_o(x) if self.residual else h
+        return out, (h,)
+
+
+def _make_cell(config, units, stride, hidden_kernel, name):
+    if config.cell == "lstm":
+        return ConvLSTMCell(units, stride, 3, hidden_kernel, name=name)
+    return ConvGRUCell(units, stride, 3, hidden_kernel, residual=config.cell == "resgru", name=name)
+
+
+# ----------------------------------------------------------------------------- binarizer
+
+
+def binarize(x, training, seed=None):
+    """tanh outputs in (-1, 1) -> bits in {-1, +1}.
+
+    Training: +1 with probability (1 + x) / 2 (unbiased), gradient of the identity.
+    Inference: the sign, with 0 -> +1.
+    """
+    if training:
+        u = tf.random.uniform(tf.shape(x), dtype=x.dtype, seed=seed)
+        sample = tf.where(u < (1.0 + x) / 2.0, 1.0, -1.0)
+        return x + tf.stop_gradient(sample - x)
+    return tf.where(x >= 0.0, 1.0, -1.0)
+
+
+def checkerboard(height, width):
+    """1.0 at the anchor positions ((i + j) even) of an H/16 x W/16 grid, numpy (h, w, 1)."""
+    i, j = np.mgrid[0:height, 0:width]
+    return ((i + j) % 2 == 0).astype(np.float32)[..., None]
+
+
+def context_planes_np(past_bits, current_anchor_bits, t, iterations, second_pass):
+    """The probability net's input for iteration t (0-based) and one pass, numpy int64.
+
+    past_bits: bits of iterations 0..t-1, each (n, h, w, C) in {-1, +1};
+    current_anchor_bits: iteration t's bits with zeros off the anchors (pass B),
+    or None (pass A). Layout: (iterations - 1) slots of past bits, most recent
+    first, zero where there is no such iteration; C anchor planes; one-hot of t;
+    one pass flag. Mirrors `RecurrentCodec.context_planes` exactly.
+    """
+    first = past_bits[0] if past_bits else current_anchor_bits
+    n, h, w, c = first.shape
+    slots = np.zeros((n, h, w, (iterations - 1) * c), np.int64)
+    for s, bits in enumerate(reversed(past_bits)):
+        slots[..., s * c:(s + 1) * c] = bits
+    anchors = np.zeros((n, h, w, c), np.int64)
+    if second_pass:
+        anchors[...] = current_anchor_bits
+    onehot = np.zeros((n, h, w, iterations), np.int64)
+    onehot[..., t] = 1
+    flag = np.full((n, h, w, 1), 1 if second_pass else 0, np.int64)
+    return np.concatenate([slots, anchors, onehot, flag], axis=-1)
+
+
+# ----------------------------------------------------------------------------- model
+
+
+@keras.saving.register_keras_serializable("tfcodec")
+class RecurrentCodec(keras.Model):
+    """Toderici et al.'s progressive codec: LSTM / GRU / residual GRU, one-shot or additive."""
+
+    def __init__(self, config: RecurrentConfig, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(config, dict):
+            config = RecurrentConfig.from_dict(config)
+        self.config = c = config
+        self.stem = _conv(c.stem_filters, 3, 2, name="encoder_stem")
+        self.encoder_cells = [
+            _make_cell(c, units, 2, k, f"encoder_rnn{i + 1}")
+            for i, (units, k) in enumerate(zip(c.encoder_units, c.encoder_hidden_kernel))]
+        self.binarizer = _conv(c.bits, 1, name="binarizer")
+        self.decoder_stem = _conv(c.decoder_stem, 1, name="decoder_stem")
+        self.decoder_cells = [
+            _make_cell(c, units, 1, k, f"decoder_rnn{i + 1}")
+            for i, (units, k) in enumerate(zip(c.decoder_units, c.decoder_hidden_kernel))]
+        self.decoder_out = _conv(3, 1, name="decoder_out")
+        layers = []
+        for i, width in enumerate(c.prob_hidden):
+            layers += [_conv(width, 3, name=f"prob_conv{i}"), keras.layers.ReLU(name=f"prob_relu{i}")]
+        layers.append(_conv(c.bits, 1, name=f"prob_conv{len(c.prob_hidden)}"))
+        self.prob_net = keras.Sequential(layers, name="prob_net")
+
+    def get_config(self):
+        return {"config": self.config.to_json()}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(RecurrentConfig.from_dict(json.loads(config["config"])))
+
+    # -- one iteration, shared with the coding path -------------------------
+
+    def encode_step(self, residual, states, training=False):
+        """Residual (centred, (B, H, W, 3)) -> (bits (B, H/16, W/16, C), new encoder states)."""
+        h = self.stem(residual)
+        new_states = []
+        for i, cell in enumerate(self.encoder_cells):
+            h, s = cell(h, None if states is None else states[i])
+            new_states.append(s)
+        return binarize(tf.tanh(self.binarizer(h)), training), new_states
+
+    def decode_step(self, bits, states):
+        """Bits -> (decoder output (B, H, W, 3), new decoder states)."""
+        h = self.decoder_stem(bits)
+        new_states = []
+        for i, cell in enumerate(self.decoder_cells):
+            h, s = cell(h, None if states is None else states[i])
+            new_states.append(s)
+            h = tf.nn.depth_to_space(h, 2)
+        return self.decoder_out(h), new_states
+
+    def combine(self, previous, output):
+        """x_hat_t (centred) from x_hat_{t-1} and the decoder's output."""
+        if self.config.reconstruction == "additive" and previous is not None:
+            return previous + output
+        return output
+
+    # -- bit probabilities ---------------------------------------------------
+
+    def context_planes(self, all_bits, t, second_pass):
+        """TF twin of `context_planes_np` for training, given the list of every iteration's bits."""
+        c = self.config
+        current = all_bits[t]
+        zeros = tf.zeros_like(current)
+        slots = [all_bits[t - 1 - s] if t - 1 - s >= 0 else zeros for s in range(c.iterations - 1)]
+        shape = tf.shape(current)
+        anchors = current * _checkerboard_tf(shape[1], shape[2]) if second_pass else zeros
+        onehot = tf.one_hot(tf.fill(shape[:3], t), c.iterations, dtype=current.dtype)
+        flag = tf.fill(tf.concat([shape[:3], [1]], 0), 1.0 if second_pass else 0.0)
+        return tf.concat(slots + [anchors, onehot, flag], axis=-1)
+
+    def bit_cross_entropy(self, all_bits):
+        """Bits (nats summed over positions and channels) per image of every iteration, (T, B)."""
+        bits = [tf.stop_gradient(b) for b in all_bits]
+        shape = tf.shape(bits[0])
+        grid = _checkerboard_tf(shape[1], shape[2])
+        out = []
+        for t in range(len(bits)):
+            planes = tf.concat([self.context_planes(bits, t, False), self.context_planes(bits, t, True)], 0)
+            logits_a, logits_b = tf.split(self.prob_net(planes), 2, axis=0)
+            logits = logits_a * grid + logits_b * (1.0 - grid)
+            ce = tf.nn.softplus(-bits[t] * logits)
+            out.append(tf.reduce_sum(ce, axis=(1, 2, 3)))
+        return tf.stack(out) / math.log(2.0)
+
+    # -- training -------------------------------------------------------------
+
+    def call(self, inputs, training=False):
+        x, quality = inputs
+        return self.forward(x, quality, training=training)
+
+    def run(self, x, training=False, iterations=None):
+        """Every iteration on x in [0, 1]: lists of bits and reconstructions (in [0, 1])."""
+        iterations = iterations or self.config.iterations
+        target = x - 0.5
+        residual, enc_states, dec_states, x_hat = target, None, None, None
+        all_bits, x_hats = [], []
+        for _ in range(iterations):
+            bits, enc_states = self.encode_step(residual, enc_states, training)
+            output, dec_states = self.decode_step(bits, dec_states)
+            x_hat = self.combine(x_hat, output)
+            residual = target - x_hat
+            all_bits.append(bits)
+            x_hats.append(x_hat + 0.5)
+        return all_bits, x_hats
+
+    def forward(self, x, quality=None, training=True):
+        """x in [0, 1], (B, H, W, 3). Returns the last reconstruction and every one."""
+        _, x_hats = self.run(x, training)
+        return {"x_hat": x_hats[-1], "x_hats": x_hats}
+
+    def rd_loss(self, x, quality=None, training=True):
+        """Per-image loss: mean |x - x_hat_t| summed over iterations, plus the bit net's
+        cross-entropy (stop-gradient: it trains only the probability net)."""
+        all_bits, x_hats = self.run(x, training)
+        distortion = tf.add_n([tf.reduce_mean(tf.abs(x - xh), axis=(1, 2, 3)) for xh in x_hats])
+        pixels = tf.cast(tf.shape(x)[1] * tf.shape(x)[2], tf.float32)
+        bpp = tf.reduce_sum(self.bit_cross_entropy(all_bits), axis=0) / pixels
+        loss = distortion + self.config.ce_weight * bpp
+        mse = tf.reduce_mean(tf.square(tf.clip_by_value(x_hats[-1], 0.0, 1.0) - x), axis=(1, 2, 3)) * 255.0**2
+        return loss, {"bpp": bpp, "mse": mse, "x_hat": x_hats[-1], "distortion": distortion}
+
+
+def _checkerboard_tf(height, width):
+    i = tf.range(height)[:, None]
+    j = tf.range(width)[None, :]
+    return tf.cast(tf.equal((i + j) % 2, 0), tf.float32)[None, :, :, None]
+
+
+def build_recurrent(name):
+    """A fresh, built model for a registered recurrent name."""
+    model = RecurrentCodec(CONFIGS[name], name=name.replace("-", "_"))
+    model.rd_loss(tf.zeros((1, STRIDE * 2, STRIDE * 2, 3)), tf.zeros((1,)), training=False)
+    return model
+
+
+def _register():
+    from tfcodec.models import register_model
+
+    for name in CONFIGS:
+        register_model(name, lambda name=name: build_recurrent(name), "recurrent")
+
+
+_register()

@@ -1,0 +1,78 @@
+"""`tfcodec export-weights`: a training checkpoint -> the weights bundle the CLI loads.
+
+The bundle carries the Keras weights and everything coding needs: CDF tables
+and the integer entropy-parameter nets, calibrated on a few training images
+(never on evaluation images).
+"""
+
+import os
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "export-weights", help="turn a checkpoint into a shipped weights file",
+        description="Write a weights bundle (.npz) from the latest checkpoint of a training workdir.")
+    p.add_argument("--workdir", required=True, help="training workdir (reads config.json and checkpoints/)")
+    p.add_argument("--out", required=True, help="output .npz (e.g. tfcodec/weights/cw2020-small.npz)")
+    p.add_argument("--calibration", required=True,
+                   help="folder of training images for calibrating the integer nets")
+    p.add_argument("--calibration-images", type=int, default=16, help="how many images (default %(default)s)")
+    p.set_defaults(func=run)
+
+
+def calibration_crops(folder, count, size=256, seed=0):
+    import numpy as np
+
+    from tfcodec.fileio import read_image
+    from tfcodec.train.data import list_images
+
+    files = list_images(folder)
+    rng = np.random.default_rng(seed)
+    crops = []
+    for path in rng.choice(files, size=min(count, len(files)), replace=False):
+        rgb = read_image(str(path))
+        h, w = rgb.shape[:2]
+        s = min(size, h, w) // 64 * 64
+        if s < 64:
+            continue
+        top, left = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
+        crops.append(rgb[top:top + s, left:left + s].astype(np.float32) / 255.0)
+    return crops
+
+
+def export_from_checkpoint(workdir, out, calibration_folder, count=16):
+    import json
+
+    import tensorflow as tf
+
+    from tfcodec.models import build_model, model_family
+    from tfcodec.weights import keras_weights_of, save_bundle
+
+    with open(os.path.join(workdir, "config.json")) as f:
+        name = json.load(f)["model"]
+    model = build_model(name)
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    if not latest:
+        raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
+    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    step = int(latest.rsplit("-", 1)[-1])
+    # Round to the stored precision first: tables and integer nets must be
+    # derived from exactly the weights that ship.
+    from tfcodec.weights import assign_keras_weights
+    assign_keras_weights(model, keras_weights_of(model))
+    family = model_family(name)
+    crops = calibration_crops(calibration_folder, count)
+    if family == "hyperprior":
+        from tfcodec.codecs.hyperprior import build_coding_arrays
+    else:
+        from tfcodec.codecs.recurrent import build_coding_arrays
+    coding = build_coding_arrays(model, crops)
+    meta = {"model": name, "family": family, "step": step}
+    save_bundle(out, meta, keras_weights_of(model), coding)
+    return step
+
+
+def run(args):
+    step = export_from_checkpoint(args.workdir, args.out, args.calibration, args.calibration_images)
+    print(f"wrote {args.out} from step {step}")
+    return 0
