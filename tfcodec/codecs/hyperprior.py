@@ -138,13 +138,18 @@ class HyperpriorCoder:
 
     def compress(self, rgb, quality=0.5):
         """uint8 HxWx3 -> the bytes of a .tfc file."""
-        import tensorflow as tf
-
         rgb = np.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise FormatError(f"expected an RGB uint8 image, got {rgb.dtype} of shape {rgb.shape}")
         if not 0.0 <= float(quality) <= 1.0:
             raise FormatError(f"quality must be in [0, 1], got {quality}")
+        header, strings, _ = self.encode_latents(rgb, quality)
+        return container.pack(header, strings)
+
+    def encode_latents(self, rgb, quality):
+        """(header, strings, decoded latents): the latents are what the decoder will rebuild."""
+        import tensorflow as tf
+
         rate = int(round(float(quality) * RATE_SCALE))
         q = tf.constant([rate / RATE_SCALE], tf.float32)
         x = tf.constant(pad_image(rgb)[None].astype(np.float32) / 255.0)
@@ -175,7 +180,7 @@ class HyperpriorCoder:
             strings += rangecoder.encode_index(
                 self.gauss_lookup, _to_streams(index, streams), _to_streams(values, streams), stream_rank=1)
         header = container.Header(self.name, self.bundle.hash, rgb.shape[0], rgb.shape[1], rate)
-        return container.pack(header, strings)
+        return header, strings, decoded
 
     def check_header(self, header):
         if header.model_id != self.name:
@@ -192,6 +197,20 @@ class HyperpriorCoder:
         import tensorflow as tf
 
         header, strings = container.unpack(data)
+        decoded, mean_feat = self.decode_latents(header, strings)
+        c = self.config
+        y_hat = [d.astype(np.float32) / 2**PARAM_EXPONENT for d in decoded]
+        if c.channelwise:
+            mean_float = tf.constant(mean_feat.astype(np.float32) / 2**PARAM_EXPONENT)
+            y_hat = [y_hat[i] + self.model.latent_residual(i, mean_float, y_hat[:i + 1]).numpy()
+                     for i in range(c.num_slices)]
+        q = tf.constant([header.rate / RATE_SCALE], tf.float32)
+        x_hat = self._synthesise(tf.constant(np.concatenate(y_hat, axis=-1)), q).numpy()[0]
+        x_hat = x_hat[:header.height, :header.width]
+        return np.clip(np.floor(x_hat * 255.0 + 0.5), 0, 255).astype(np.uint8)
+
+    def decode_latents(self, header, strings):
+        """The fixed-point latent slices (and mean features) a stream holds."""
         self.check_header(header)
         c = self.config
         groups = 1 + c.num_slices
@@ -218,15 +237,7 @@ class HyperpriorCoder:
                                              stream_rank=1).reshape(width, lh, lw)
             symbols = (values - self.gauss_offsets[index]).transpose(1, 2, 0)
             decoded.append(saturate(symbols * 2**PARAM_EXPONENT + mean[0])[None])
-        y_hat = [d.astype(np.float32) / 2**PARAM_EXPONENT for d in decoded]
-        if c.channelwise:
-            mean_float = tf.constant(mean_feat.astype(np.float32) / 2**PARAM_EXPONENT)
-            y_hat = [y_hat[i] + self.model.latent_residual(i, mean_float, y_hat[:i + 1]).numpy()
-                     for i in range(c.num_slices)]
-        q = tf.constant([header.rate / RATE_SCALE], tf.float32)
-        x_hat = self._synthesise(tf.constant(np.concatenate(y_hat, axis=-1)), q).numpy()[0]
-        x_hat = x_hat[:header.height, :header.width]
-        return np.clip(np.floor(x_hat * 255.0 + 0.5), 0, 255).astype(np.uint8)
+        return decoded, mean_feat
 
     def compress_for_bpp(self, rgb, bpp, tolerance=0.02):
         """The largest quality whose file stays at or under `bpp` (bisection on quality)."""

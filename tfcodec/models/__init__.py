@@ -27,8 +27,14 @@ def _hyperprior_builder(name):
     return build
 
 
-for _name in CONFIGS:
-    register_model(_name, _hyperprior_builder(_name), "hyperprior")
+def register_hyperprior(name, config):
+    """Adds a hyperprior architecture under a new name (e.g. a custom size)."""
+    CONFIGS[name] = config
+    register_model(name, _hyperprior_builder(name), "hyperprior")
+
+
+for _name in list(CONFIGS):
+    register_hyperprior(_name, CONFIGS[_name])
 
 
 def _load_other_families():
@@ -57,4 +63,5 @@ def build_model(name):
     return _BUILDERS[name][0]()
 
 
-__all__ = ["CONFIGS", "HyperpriorConfig", "build_model", "model_family", "model_names", "register_model"]
+__all__ = ["CONFIGS", "HyperpriorConfig", "build_model", "model_family", "model_names",
+           "register_hyperprior", "register_model"]
