@@ -284,28 +284,30 @@ def encode_index(lookup, index, value, stream_rank: int = 0):
     stream_shape, lanes, per = _check_rank(index.shape, stream_rank)
     if lanes == 0:
         return _nest([], stream_shape) if stream_shape else b""
-    idx = index.reshape(lanes, per)
-    val = value.reshape(lanes, per)
+    # Position-major [per, lanes]: each coding step reads one contiguous row.
+    idx = np.ascontiguousarray(index.reshape(lanes, per).T)
+    val = np.ascontiguousarray(value.reshape(lanes, per).T)
     lo, hi, esc_bits = _symbol_bounds(table, idx, val)
     if lanes <= _SCALAR_MAX_STREAMS:
-        out = [_encode_scalar(lo[i], hi[i], esc_bits, i) for i in range(lanes)]
+        out = [_encode_scalar(lo[:, i], hi[:, i], esc_bits, i) for i in range(lanes)]
     else:
         out = _encode_lanes(lo, hi, esc_bits)
     return _nest(out, stream_shape) if stream_shape else out[0]
 
 
 def _symbol_bounds(table: Lookup, idx, val):
-    """Returns 16-bit CDF bounds per symbol, plus escape payloads if any."""
+    """16-bit CDF bounds per symbol (same layout as idx), plus escape payloads."""
     if idx.size and (idx.min() < 0 or idx.max() >= table.num_rows):
         bad = idx[(idx < 0) | (idx >= table.num_rows)][0]
         raise ValueError(f"index={bad} not in range [0, {table.num_rows})")
     nsym = table.num_symbols[idx]
-    ovf = table.overflow[idx]
     sym = val
     esc_bits = None
-    if ovf.any():
+    if table.overflow.any():
+        ovf = table.overflow[idx]
         maxv = nsym - 1
         escape = ovf & ((val < 0) | (val >= maxv))
+        bad = ~ovf & ((val < 0) | (val >= nsym))
         if escape.any():
             neg = val < 0
             gamma = np.where(neg, -val, val - maxv + 1)
@@ -314,18 +316,20 @@ def _symbol_bounds(table: Lookup, idx, val):
                                  "only supports |gamma| < 2**30")
             sym = np.where(escape, maxv, val)
             esc_bits = (escape, gamma, neg)
-    bad = (~ovf) & ((val < 0) | (val >= nsym))
+    else:
+        bad = (val < 0) | (val >= nsym)
     if bad.any():
-        r = np.argwhere(bad)[0]
-        raise ValueError(f"value={val[tuple(r)]} not in range [0, {nsym[tuple(r)]}) "
-                         f"for row {idx[tuple(r)]} (no overflow)")
-    pos = table._start[idx] + sym
+        r = tuple(np.argwhere(bad)[0])
+        raise ValueError(f"value={val[r]} not in range [0, {nsym[r]}) for row "
+                         f"{idx[r]} (no overflow)")
+    pos = table._start[idx]
+    pos += sym
     lo = table._cdf16[pos]
-    hi = table._cdf16[pos + 1]
+    pos += 1
+    hi = table._cdf16[pos]
     if np.any(lo == hi):
-        r = np.argwhere(lo == hi)[0]
-        raise ValueError(f"value={val[tuple(r)]} has zero probability in row "
-                         f"{idx[tuple(r)]}")
+        r = tuple(np.argwhere(lo == hi)[0])
+        raise ValueError(f"value={val[r]} has zero probability in row {idx[r]}")
     return lo, hi, esc_bits
 
 
@@ -335,13 +339,13 @@ def _escape_sequence(gamma: int, neg: bool) -> list[int]:
     return [0] * (n - 1) + [(gamma >> k) & 1 for k in range(n - 1, -1, -1)] + [int(neg)]
 
 
-def _encode_scalar(lo_row, hi_row, esc_bits, lane) -> bytes:
+def _encode_scalar(lo_col, hi_col, esc_bits, lane) -> bytes:
     """Direct port of TFC's RangeEncoder (delay/carry states), one stream."""
-    lo_l, hi_l = lo_row.tolist(), hi_row.tolist()
+    lo_l, hi_l = lo_col.tolist(), hi_col.tolist()
     if esc_bits is not None:
         escape, gamma, neg = esc_bits
-        extra = {int(j): _escape_sequence(int(gamma[lane, j]), bool(neg[lane, j]))
-                 for j in np.flatnonzero(escape[lane])}
+        extra = {int(j): _escape_sequence(int(gamma[j, lane]), bool(neg[j, lane]))
+                 for j in np.flatnonzero(escape[:, lane])}
         if extra:
             seq_lo, seq_hi = [], []
             for j in range(len(lo_l)):
@@ -389,17 +393,16 @@ def _encode_scalar(lo_row, hi_row, esc_bits, lane) -> bytes:
         if delay & 0xFF:
             sink.append(delay & 0xFF)
     elif base:
-        sink += _finalize_tail(base, base + sm1)
+        upper = base + sm1
+        mid = ((base - 1) >> 24) + 1
+        if mid <= (upper >> 24):
+            sink.append(mid)
+        else:
+            mid = ((base - 1) >> 16) + 1
+            sink.append(mid >> 8)
+            if mid & 0xFF:
+                sink.append(mid & 0xFF)
     return bytes(sink)
-
-
-def _finalize_tail(base: int, upper: int) -> bytes:
-    """TFC's shortest-ish value in [base, upper] when no carry is pending."""
-    mid = ((base - 1) >> 24) + 1
-    if mid <= (upper >> 24):
-        return bytes((mid,))
-    mid = ((base - 1) >> 16) + 1
-    return bytes((mid >> 8,)) if not mid & 0xFF else bytes((mid >> 8, mid & 0xFF))
 
 
 def _encode_lanes(lo, hi, esc_bits) -> list[bytes]:
@@ -407,29 +410,27 @@ def _encode_lanes(lo, hi, esc_bits) -> list[bytes]:
 
     The loop records, per step, the 33-bit sum ``base + a`` and whether the
     interval was renormalized. Each renormalization emits the top 16 bits of
-    base as a digit; a bit 32 in the sum is a carry into the digits already
+    base as a digit; bit 32 of the sum is a carry into the digits already
     emitted. Resolving the carries afterwards yields exactly TFC's bytes,
     because TFC's "delay" state only withholds the digits a carry could still
     change.
     """
-    lanes = lo.shape[0]
+    lanes = lo.shape[1]
     if esc_bits is not None and esc_bits[0].any():
-        LO, HI = _expand_escapes(lo, hi, esc_bits)
-    else:
-        LO = np.ascontiguousarray(lo.T)
-        HI = np.ascontiguousarray(hi.T)
-    steps = LO.shape[0]
-    rec_sum = np.empty((steps, lanes), np.uint64)
-    rec_ren = np.empty((steps, lanes), np.bool_)
+        lo, hi = _expand_escapes(lo, hi, esc_bits)
+    steps = lo.shape[0]
+    # One extra row for the finalize digit.
+    rec_sum = np.empty((steps + 1, lanes), np.uint64)
+    rec_ren = np.empty((steps + 1, lanes), np.bool_)
     base = np.zeros(lanes, np.uint64)
     size = np.full(lanes, 1 << 32, np.uint64)
     a = np.empty(lanes, np.uint64)
     b = np.empty(lanes, np.uint64)
     sh = np.empty(lanes, np.uint8)
     for j in range(steps):
-        np.multiply(size, LO[j], out=a)
+        np.multiply(size, lo[j], out=a)
         a >>= 16
-        np.multiply(size, HI[j], out=b)
+        np.multiply(size, hi[j], out=b)
         b >>= 16
         s = rec_sum[j]
         np.add(base, a, out=s)
@@ -441,84 +442,89 @@ def _encode_lanes(lo, hi, esc_bits) -> list[bytes]:
         np.left_shift(s, sh, out=base)
         base &= _U64_MASK
 
-    # Lane-major digit string with carries.
-    ren_t = rec_ren.T
-    digits = ((rec_sum.T >> 16) & 0xFFFF)[ren_t].astype(np.int64)
-    counts = ren_t.sum(axis=1)
+    # Finalize. State 1 (interval straddles 2**32) picks 2**32: a carry into
+    # the pending digits, whose trailing zero bytes TFC does not write.
+    # Otherwise TFC appends a rounded-up base: mid24 (one byte) or mid16 (two
+    # bytes, the second only if nonzero); both fit the "digit, drop a zero
+    # low byte" pattern of one extra 16-bit digit.
+    upper = base + size - np.uint64(1)
+    state1 = upper > _U64_MASK
+    bm1 = base - np.uint64(1)
+    mid24 = (bm1 >> 24) + np.uint64(1)
+    use24 = mid24 <= (upper >> 24)
+    mid16 = (bm1 >> 16) + np.uint64(1)
+    tail = np.where(use24, mid24 << 8, mid16)
+    has_tail = ~state1 & (base != 0)
+    rec_sum[steps] = tail << 16
+    rec_ren[steps] = has_tail
+    drop = has_tail & ((tail & np.uint64(0xFF)) == 0)
+
+    ren_t = np.ascontiguousarray(rec_ren.T)
+    dig_t = np.ascontiguousarray(((rec_sum >> 16) & 0xFFFF).astype(np.uint16).T)
+    digits = dig_t[ren_t].astype(np.int64)
     offsets = np.zeros(lanes + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    carry_flat = np.flatnonzero((rec_sum.T >> 32).reshape(-1))
-    if carry_flat.size:
-        ren_flat = ren_t.reshape(-1)
-        before = np.cumsum(ren_flat)[carry_flat] - ren_flat[carry_flat]
-        np.add.at(digits, before - 1, 1)
-    state1 = (base + size) > (1 << 32)
-    # Finalizing in state 1 picks 2**32: one more carry, trailing zeros dropped.
-    fin = np.flatnonzero(state1)
-    if fin.size:
+    np.cumsum(ren_t.sum(axis=1), out=offsets[1:])
+    cj, cl = np.nonzero(rec_sum[:steps] >> 32)
+    if cj.size or state1.any():
+        if cj.size:
+            ren_cum = np.cumsum(ren_t, axis=1)
+            # Renormalizations strictly before step cj in lane cl, minus one.
+            target = offsets[cl] + ren_cum[cl, cj] - ren_t[cl, cj] - 1
+            np.add.at(digits, target, 1)
+        fin = np.flatnonzero(state1)
         np.add.at(digits, offsets[fin + 1] - 1, 1)
-    over = np.flatnonzero(digits > 0xFFFF)
-    while over.size:
-        digits[over] -= _ONE16
-        over = over - 1
-        digits[over] += 1
-        over = over[digits[over] > 0xFFFF]
+        over = np.flatnonzero(digits > 0xFFFF)
+        while over.size:
+            digits[over] -= _ONE16
+            over = over - 1
+            digits[over] += 1
+            over = over[digits[over] > 0xFFFF]
     blob = digits.astype(">u2").tobytes()
-    base_l = base.tolist()
-    size_l = size.tolist()
-    off_l = offsets.tolist()
-    st1 = state1.tolist()
-    out = []
-    for i in range(lanes):
-        chunk = blob[2 * off_l[i]:2 * off_l[i + 1]]
-        if st1[i]:
-            chunk = chunk.rstrip(b"\x00")
-        elif base_l[i]:
-            chunk += _finalize_tail(base_l[i], base_l[i] + size_l[i] - 1)
-        out.append(chunk)
+    ends = 2 * offsets[1:] - drop
+    starts = (2 * offsets[:-1]).tolist()
+    out = [blob[s:e] for s, e in zip(starts, ends.tolist())]
+    for i in np.flatnonzero(state1).tolist():
+        out[i] = out[i].rstrip(b"\x00")
     return out
 
 
 def _expand_escapes(lo, hi, esc_bits):
-    """Per-step bounds [steps, lanes] with escape bits interleaved.
+    """Per-step bounds [steps, lanes] with the escape bits interleaved.
 
     Lanes with fewer steps are padded with the full interval [0, 2**16),
     which leaves the coder state untouched.
     """
     escape, gamma, neg = esc_bits
-    lanes, per = lo.shape
-    nbits = np.zeros(gamma.shape, np.int64)
+    per, lanes = lo.shape
     g = np.where(escape, gamma, 0)
-    # bit_length, vectorized (gamma < 2**30 so float64 log2 is safe after +0.5)
-    nz = g > 0
-    nbits[nz] = np.floor(np.log2(g[nz].astype(np.float64))).astype(np.int64) + 1
-    fix_hi = nz & (g >= (np.int64(1) << nbits))
-    nbits[fix_hi] += 1
-    fix_lo = nz & (g < (np.int64(1) << (nbits - 1)))
-    nbits[fix_lo] -= 1
+    nbits = np.zeros(g.shape, np.int64)
+    while True:  # bit_length, at most 30 rounds
+        more = (g >> nbits) > 0
+        if not more.any():
+            break
+        nbits += more
     count = 1 + 2 * nbits
-    pos = np.cumsum(count, axis=1) - count
-    steps = int((pos[:, -1] + count[:, -1]).max()) if per else 0
+    pos = np.cumsum(count, axis=0) - count
+    steps = int((pos[-1] + count[-1]).max())
     LO = np.zeros((steps, lanes), np.uint64)
     HI = np.full((steps, lanes), _ONE16, np.uint64)
-    lane_ix = np.broadcast_to(np.arange(lanes)[:, None], lo.shape)
+    lane_ix = np.broadcast_to(np.arange(lanes)[None, :], lo.shape)
     LO[pos, lane_ix] = lo
     HI[pos, lane_ix] = hi
-    el, ej = np.nonzero(escape)
-    ep = pos[el, ej]
-    eg = gamma[el, ej]
-    en = nbits[el, ej]
-    es = neg[el, ej].astype(np.int64)
+    ej, el = np.nonzero(escape)
+    ep = pos[ej, el]
+    eg = gamma[ej, el]
+    en = nbits[ej, el]
+    es = neg[ej, el].astype(np.int64)
     for k in range(int(2 * en.max())):
-        act = k < 2 * en
-        # k < n-1: zero prefix; then n gamma bits MSB first; then the sign.
-        bitpos = en - 1 - (k - (en - 1))
-        gbit = (eg >> np.clip(bitpos, 0, 62)) & 1
-        bit = np.where(k < en - 1, 0, np.where(k < 2 * en - 1, gbit, es))
-        sel = np.flatnonzero(act)
+        # k < n-1: zero prefix; then the n gamma bits MSB first; then the sign.
+        sel = np.flatnonzero(k < 2 * en)
+        n_s = en[sel]
+        gbit = (eg[sel] >> np.clip(2 * n_s - 2 - k, 0, 62)) & 1
+        bit = np.where(k < n_s - 1, 0, np.where(k < 2 * n_s - 1, gbit, es[sel]))
         rows = ep[sel] + 1 + k
-        LO[rows, el[sel]] = (bit[sel] << 15).astype(np.uint64)
-        HI[rows, el[sel]] = ((bit[sel] + 1) << 15).astype(np.uint64)
+        LO[rows, el[sel]] = (bit << 15).astype(np.uint64)
+        HI[rows, el[sel]] = ((bit + 1) << 15).astype(np.uint64)
     return LO, HI
 
 

@@ -228,7 +228,7 @@ class HyperpriorCoder:
         z_int = z_values.reshape(zc, lh // 4, lw // 4).transpose(1, 2, 0) - self.z_offsets
         mean_feat, scale_feat = self._features(z_int[None])
         width = c.latent_channels // c.num_slices
-        decoded, reconstructed = [], []
+        decoded = []
         for i in range(c.num_slices):
             mean, log_scale = self._slice_parameters(i, mean_feat, scale_feat, decoded)
             index = tables.scale_indices(log_scale[0]).transpose(2, 0, 1)
