@@ -72,12 +72,12 @@ def test_round_trip_file(coder):
 
 
 def test_every_stream_split_decodes(coder, monkeypatch):
-    from tfcodec.codecs import hyperprior
+    from tfcodec.codecs import latent_coding
 
     rgb = _image(64, 128, seed=5)
     header, strings, encoded = coder.encode_latents(rgb, 1.0)
     for target in (1, 4, 8):
-        monkeypatch.setattr(hyperprior, "_streams_for", lambda *_: target)
+        monkeypatch.setattr(latent_coding, "_streams_for", lambda *_: target)
         header, strings, encoded = coder.encode_latents(rgb, 1.0)
         assert len(strings) == target * (1 + coder.config.num_slices)
         decoded, _ = coder.decode_latents(header, strings)

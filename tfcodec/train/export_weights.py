@@ -68,6 +68,8 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
         from tfcodec.codecs.recurrent import build_coding_arrays
     coding = build_coding_arrays(model, crops)
     meta = {"model": name, "family": family, "step": step}
+    if hasattr(model, "config") and hasattr(model.config, "to_json"):
+        meta["config"] = json.loads(model.config.to_json())
     save_bundle(out, meta, keras_weights_of(model), coding)
     return step
 

@@ -1,0 +1,219 @@
+"""Entropy coding of the hyperprior family's latents, in numpy alone.
+
+Shared by the TensorFlow coder (`tfcodec.codecs.hyperprior`) and the edge
+runtime (`tfcodec.edge`), so a stream from either decodes on the other: both
+call the same code with the same tables and integer nets from the bundle.
+
+The hyper-latent z is rounded and coded with per-channel factorized tables.
+Everything the decoder must recompute to pick tables — hyper-synthesis, slice
+means and scales — runs in exact integer arithmetic (`IntegerNet`), so table
+indices cannot drift between runtimes. A latent element is coded as
+round(y - mean) with the Gaussian row of its (integer) scale index.
+
+Strings in the container: S streams for z, then S streams per latent slice, in
+slice order; S (a power of two) is chosen by the encoder from the expected size
+and recovered by the decoder from the string count.
+"""
+
+import numpy as np
+
+from tfcodec import container, rangecoder
+from tfcodec.entropy import tables
+from tfcodec.entropy.integer_net import PARAM_EXPONENT, IntegerNet, saturate
+from tfcodec.errors import FormatError
+from tfcodec.models.config import HyperpriorConfig
+
+STRIDE = 64            # total downsampling: images are padded to a multiple
+LATENT_STRIDE = 16     # image -> y
+HYPER_STRIDE = 4       # y -> z
+MAX_STREAMS = 32
+# Expected payload bytes per stream below which another stream costs more than it saves.
+BYTES_PER_STREAM = 160
+RATE_SCALE = 1000      # header rate field = quality * RATE_SCALE
+
+
+def pad_image(rgb, multiple=STRIDE):
+    """Edge-replicates to a multiple of the model's stride (cropped after decoding)."""
+    h, w = rgb.shape[:2]
+    return np.pad(rgb, ((0, -h % multiple), (0, -w % multiple), (0, 0)), mode="edge")
+
+
+def check_image(rgb):
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise FormatError(f"expected an RGB uint8 image, got {rgb.dtype} of shape {rgb.shape}")
+    return rgb
+
+
+def quality_to_rate(quality):
+    if not 0.0 <= float(quality) <= 1.0:
+        raise FormatError(f"quality must be in [0, 1], got {quality}")
+    return int(round(float(quality) * RATE_SCALE))
+
+
+def to_uint8(x_hat, height, width):
+    """Synthesis output in [0, 1] (padded) -> cropped uint8 image."""
+    x_hat = np.asarray(x_hat)[:height, :width]
+    return np.clip(np.floor(x_hat * 255.0 + 0.5), 0, 255).astype(np.uint8)
+
+
+def _streams_for(estimated_bytes, channels):
+    streams = 1
+    while streams * 2 <= MAX_STREAMS and channels % (streams * 2) == 0 \
+            and estimated_bytes / (streams * 2) >= BYTES_PER_STREAM:
+        streams *= 2
+    return streams
+
+
+def _ideal_bytes(lookup, index, value):
+    """Expected coded size from the tables (to choose the stream count)."""
+    precision = np.abs(lookup[:, 0]).astype(np.int64)
+    width = lookup.shape[1] - 1
+    escape = (value < 0) | (value >= width - 2)
+    v = np.clip(value, 0, width - 2)
+    freq = lookup[index, 2 + v].astype(np.int64) - lookup[index, 1 + v]
+    bits = precision[index] - np.log2(np.maximum(freq, 1))
+    return float(np.sum(bits) + 16 * np.sum(escape)) / 8
+
+
+def _to_streams(array, streams):
+    """(C, h, w) -> (streams, C/streams*h*w): channel groups per stream."""
+    return array.reshape(streams, -1)
+
+
+class LatentCoder:
+    """Codes (y, z) to strings and strings back to fixed-point latents."""
+
+    def __init__(self, config: HyperpriorConfig, coding, model_id, weights_hash):
+        self.config = config
+        self.model_id = model_id
+        self.weights_hash = weights_hash
+        self.gauss_lookup = np.asarray(coding["gaussian/lookup"], np.int32)
+        self.gauss_offsets = np.asarray(coding["gaussian/offsets"], np.int64)
+        self.z_lookup = np.asarray(coding["factorized/lookup"], np.int32)
+        self.z_offsets = np.asarray(coding["factorized/offsets"], np.int64)
+        self.hyper_synthesis = IntegerNet.from_arrays(coding, "int/hyper_synthesis")
+        slices = range(config.num_slices) if config.channelwise else ()
+        self.mean_nets = [IntegerNet.from_arrays(coding, f"int/mean_{i}") for i in slices]
+        self.scale_nets = [IntegerNet.from_arrays(coding, f"int/scale_{i}") for i in slices]
+
+    # -- the integer entropy-parameter path ----------------------------------
+
+    def features(self, z_int):
+        """(mean features or None, scale features), fixed point at PARAM_EXPONENT."""
+        features = self.hyper_synthesis(z_int)
+        if self.config.predict_means:
+            m = features.shape[-1] // 2
+            return features[..., :m], features[..., m:]
+        return None, features
+
+    def slice_parameters(self, i, mean_feat, scale_feat, decoded):
+        """Fixed-point (mean, log-scale) of slice i, identical on encoder and decoder."""
+        c = self.config
+        if c.channelwise:
+            mean = self.mean_nets[i](np.concatenate([mean_feat] + decoded, axis=-1))
+            log_scale = self.scale_nets[i](np.concatenate([scale_feat] + decoded, axis=-1))
+            return mean, log_scale
+        width = c.latent_channels // c.num_slices
+        lo, hi = i * width, (i + 1) * width
+        mean = mean_feat[..., lo:hi] if mean_feat is not None else np.zeros_like(scale_feat[..., lo:hi])
+        return mean, scale_feat[..., lo:hi]
+
+    # -- coding ----------------------------------------------------------------
+
+    def encode(self, y, z, height, width, rate):
+        """y (h, w, M) and z (h/4, w/4, Z) floats -> (header, strings, decoded latents).
+
+        The decoded latents (fixed point, one array per slice) are exactly what
+        `decode` rebuilds from the strings.
+        """
+        y = np.asarray(y, np.float64)
+        z_int = np.rint(np.asarray(z, np.float64)).astype(np.int64)
+        z_values = (z_int + self.z_offsets).transpose(2, 0, 1)  # (C, h, w)
+        z_index = np.broadcast_to(np.arange(z_values.shape[0])[:, None, None], z_values.shape)
+        mean_feat, scale_feat = self.features(z_int[None])
+        coded, decoded = [], []
+        for i, y_slice in enumerate(np.split(y, self.config.num_slices, axis=-1)):
+            mean, log_scale = self.slice_parameters(i, mean_feat, scale_feat, decoded)
+            mean, log_scale = mean[0], log_scale[0]
+            symbols = np.floor(y_slice - mean / 2.0**PARAM_EXPONENT + 0.5).astype(np.int64)
+            index = tables.scale_indices(log_scale)
+            coded.append(((symbols + self.gauss_offsets[index]).transpose(2, 0, 1),
+                          index.transpose(2, 0, 1)))
+            decoded.append(saturate(symbols * 2**PARAM_EXPONENT + mean)[None])
+
+        total = _ideal_bytes(self.z_lookup, z_index.ravel(), z_values.ravel())
+        total += sum(_ideal_bytes(self.gauss_lookup, i.ravel(), v.ravel()) for v, i in coded)
+        streams = _streams_for(total / (1 + len(coded)), min(z_values.shape[0], coded[0][0].shape[0]))
+        strings = list(rangecoder.encode_index(
+            self.z_lookup, _to_streams(z_index, streams), _to_streams(z_values, streams), stream_rank=1))
+        for values, index in coded:
+            strings += rangecoder.encode_index(
+                self.gauss_lookup, _to_streams(index, streams), _to_streams(values, streams), stream_rank=1)
+        header = container.Header(self.model_id, self.weights_hash, height, width, rate)
+        return header, strings, decoded
+
+    def check_header(self, header):
+        if header.model_id != self.model_id:
+            raise FormatError(f"stream was made by model {header.model_id!r}, not {self.model_id!r}: "
+                              f"decode it with --model {header.model_id}")
+        if header.weights_hash != self.weights_hash:
+            raise FormatError(f"stream was made with other weights of {self.model_id} "
+                              f"(weights {header.weights_hash.hex()}, these are {self.weights_hash.hex()})")
+        if header.rate > RATE_SCALE:
+            raise FormatError(f"corrupt stream: quality {header.rate / RATE_SCALE} outside [0, 1]")
+
+    def decode(self, header, strings):
+        """(decoded latents, mean features): fixed-point arrays, as `encode` made them."""
+        self.check_header(header)
+        c = self.config
+        groups = 1 + c.num_slices
+        if len(strings) % groups or not strings:
+            raise FormatError(f"corrupt stream: {len(strings)} coded strings for a model with {groups} parts")
+        streams = len(strings) // groups
+        if streams & (streams - 1) or streams > MAX_STREAMS:
+            raise FormatError(f"corrupt stream: {streams} streams per part")
+        lh = -(-header.height // STRIDE) * STRIDE // LATENT_STRIDE
+        lw = -(-header.width // STRIDE) * STRIDE // LATENT_STRIDE
+        zc = self.z_lookup.shape[0]
+        if zc % streams or (c.latent_channels // c.num_slices) % streams:
+            raise FormatError(f"corrupt stream: {streams} streams do not divide the channels")
+        zh, zw = lh // HYPER_STRIDE, lw // HYPER_STRIDE
+        z_index = np.broadcast_to(np.arange(zc)[:, None, None], (zc, zh, zw))
+        z_values = rangecoder.decode_index(self.z_lookup, _to_streams(z_index, streams),
+                                           strings[:streams], stream_rank=1)
+        z_int = z_values.reshape(zc, zh, zw).transpose(1, 2, 0) - self.z_offsets
+        mean_feat, scale_feat = self.features(z_int[None])
+        width = c.latent_channels // c.num_slices
+        decoded = []
+        for i in range(c.num_slices):
+            mean, log_scale = self.slice_parameters(i, mean_feat, scale_feat, decoded)
+            index = tables.scale_indices(log_scale[0]).transpose(2, 0, 1)
+            part = strings[streams * (i + 1):streams * (i + 2)]
+            values = rangecoder.decode_index(self.gauss_lookup, _to_streams(index, streams), part,
+                                             stream_rank=1).reshape(width, lh, lw)
+            symbols = (values - self.gauss_offsets[index]).transpose(1, 2, 0)
+            decoded.append(saturate(symbols * 2**PARAM_EXPONENT + mean[0])[None])
+        return decoded, mean_feat
+
+
+def dequantise(decoded):
+    """Fixed-point latents -> float32 arrays (exactly symbol + mean)."""
+    return [d.astype(np.float32) / 2**PARAM_EXPONENT for d in decoded]
+
+
+def search_quality(compress, rgb, bpp, tolerance=0.02, steps=10):
+    """The largest quality whose file stays at or under `bpp` (bisection)."""
+    pixels = rgb.shape[0] * rgb.shape[1]
+    lo, hi, best = 0.0, 1.0, None
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        data = compress(rgb, mid)
+        rate = len(data) * 8 / pixels
+        if rate <= bpp:
+            lo, best = mid, data
+            if bpp - rate < tolerance * bpp:
+                break
+        else:
+            hi = mid
+    return best if best is not None else compress(rgb, 0.0)
