@@ -9,41 +9,17 @@ import numpy as np
 import pytest
 
 from tfcodec import FormatError, container
-from tfcodec.models import HyperpriorConfig, register_hyperprior
-
-TINY = {
-    "test-bmshj-tiny": HyperpriorConfig("bmshj2018", 8, 16, 8, 8, predict_means=False),
-    "test-mean-tiny": HyperpriorConfig("mbt2018-mean", 8, 16, 8, 8),
-    "test-cw-tiny": HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=2, slice_hidden=(12,)),
-}
-for _name, _config in TINY.items():
-    register_hyperprior(_name, _config)
+from tiny_models import TINY, ramp_image as _image, write_bundle
 
 
-def _image(h, w, seed=0):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (h + w)], axis=-1)
-    return np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+def make_coder(name, seed=0, folder=None):
+    import tempfile
 
+    from tfcodec.codecs.hyperprior import HyperpriorCoder
+    from tfcodec.weights import load_bundle
 
-def make_coder(name, seed=0):
-    import keras
-
-    from tfcodec.codecs.hyperprior import HyperpriorCoder, build_coding_arrays
-    from tfcodec.container import weights_hash
-    from tfcodec.models import build_model
-    from tfcodec.weights import Bundle, assign_keras_weights, keras_weights_of
-
-    keras.utils.set_random_seed(seed)
-    model = build_model(name)
-    weights = keras_weights_of(model)
-    assign_keras_weights(model, weights)
-    crops = [_image(64, 64, s).astype(np.float32) / 255 for s in range(2)]
-    coding = build_coding_arrays(model, crops)
-    fingerprint = weights_hash(repr(sorted((k, v.tobytes()) for k, v in weights.items())).encode())
-    bundle = Bundle({"model": name, "family": "hyperprior", "version": 1}, weights, coding, fingerprint)
-    return HyperpriorCoder(bundle)
+    folder = folder or tempfile.mkdtemp()
+    return HyperpriorCoder(load_bundle(write_bundle(name, f"{folder}/{name}-{seed}.npz", seed)))
 
 
 @pytest.fixture(scope="module", params=sorted(TINY))
