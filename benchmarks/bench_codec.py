@@ -1,0 +1,121 @@
+"""Compress/decompress seconds per image for a shipped model, and where the time goes.
+
+    python benchmarks/bench_codec.py [--data FOLDER] [--model default] [--quality 0.5] [--limit N]
+
+Splits each side into its TensorFlow transforms, the integer entropy-parameter
+nets and the range coder, and prints ratios against Pillow's WebP and AVIF
+(encode and decode of the same images, measured in the same run) as a
+baseline a user would compare with. Defaults to the Kodak folder beside the
+repo when it exists; any folder of images works.
+"""
+
+import argparse
+import io
+import os
+import statistics
+import time
+
+import numpy as np
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
+
+
+class _Clock:
+    """Accumulates seconds spent in wrapped callables."""
+
+    def __init__(self):
+        self.seconds = {}
+
+    def wrap(self, key, fn):
+        def wrapped(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - start
+        return wrapped
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_data = os.path.join(here, "..", "..", "shared", "data", "kodak")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=default_data)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--quality", type=float, default=0.5)
+    parser.add_argument("--limit", type=int, default=8, help="images to time (default %(default)s)")
+    args = parser.parse_args()
+
+    from PIL import Image
+
+    from tfcodec import rangecoder
+    from tfcodec.api import load_codec
+    from tfcodec.codecs import latent_coding
+    from tfcodec.fileio import read_image
+    from tfcodec.train.data import list_images
+
+    files = list_images(args.data)[: args.limit]
+    codec = load_codec(args.model)
+    clock = _Clock()
+    # Instrument the pieces (the same objects the codec calls).
+    latents = codec.latents
+    latents.hyper_synthesis.__class__.__call__ = clock.wrap("integer nets", type(latents.hyper_synthesis).__call__)
+    latent_coding.rangecoder = type("rc", (), {
+        "encode_index": staticmethod(clock.wrap("range coder", rangecoder.encode_index)),
+        "decode_index": staticmethod(clock.wrap("range coder", rangecoder.decode_index)),
+    })
+    codec._analyse = clock.wrap("tf analysis", codec._analyse)
+    codec._synthesise = clock.wrap("tf synthesis", codec._synthesise)
+
+    rgb0 = read_image(files[0])
+    codec.decompress(codec.compress(rgb0, args.quality))  # warm up (tracing)
+    rows = []
+    for path in files:
+        rgb = read_image(path)
+        clock.seconds.clear()
+        data, t_enc = _timed(codec.compress, rgb, args.quality)
+        enc_parts = dict(clock.seconds)
+        clock.seconds.clear()
+        _, t_dec = _timed(codec.decompress, data)
+        dec_parts = dict(clock.seconds)
+        image = Image.fromarray(rgb)
+        base = {}
+        for fmt, opts in (("WEBP", {"quality": 75}), ("AVIF", {"quality": 50})):
+            buffer = io.BytesIO()
+            _, t = _timed(lambda: image.save(buffer, format=fmt, **opts))
+            _, u = _timed(lambda: Image.open(io.BytesIO(buffer.getvalue())).load())
+            base[fmt] = (t, u)
+        rows.append((os.path.basename(path), len(data) * 8 / rgb.shape[0] / rgb.shape[1],
+                     t_enc, t_dec, enc_parts, dec_parts, base))
+        print(f"{rows[-1][0]}: {rows[-1][1]:.3f} bpp, compress {t_enc:.3f} s, decompress {t_dec:.3f} s", flush=True)
+
+    def mean(values):
+        return statistics.fmean(values)
+
+    enc, dec = mean([r[2] for r in rows]), mean([r[3] for r in rows])
+    print(f"\nmodel {codec.name}, quality {args.quality}, {len(rows)} images from {args.data}")
+    print(f"{'':24s}{'compress s':>12s}{'decompress s':>14s}")
+    print(f"{'total':24s}{enc:12.3f}{dec:14.3f}")
+    for key in ("tf analysis", "integer nets", "range coder", "tf synthesis"):
+        e = mean([r[4].get(key, 0.0) for r in rows])
+        d = mean([r[5].get(key, 0.0) for r in rows])
+        print(f"{'  ' + key:24s}{e:12.3f}{d:14.3f}")
+    other_e = enc - sum(mean([r[4].get(k, 0.0) for r in rows]) for k in clock_keys())
+    other_d = dec - sum(mean([r[5].get(k, 0.0) for r in rows]) for k in clock_keys())
+    print(f"{'  other (numpy glue)':24s}{other_e:12.3f}{other_d:14.3f}")
+    for fmt in ("WEBP", "AVIF"):
+        be, bd = mean([r[6][fmt][0] for r in rows]), mean([r[6][fmt][1] for r in rows])
+        print(f"{'Pillow ' + fmt:24s}{be:12.3f}{bd:14.3f}   tfcodec/{fmt}: {enc / be:5.1f}x encode, "
+              f"{dec / bd:5.1f}x decode")
+
+
+def clock_keys():
+    return ("tf analysis", "integer nets", "range coder", "tf synthesis")
+
+
+if __name__ == "__main__":
+    main()
