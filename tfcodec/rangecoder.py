@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import bisect
 import math
+import sys
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,12 @@ _GAMMA_MAX_ZEROS = 29
 # per-call overhead dominates when the arrays are this short).
 _SCALAR_MAX_STREAMS = 4
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
+_LITTLE = sys.byteorder == "little"
+# The decoder's two-level inverse CDF has 2**min(precision, _BUCKET_BITS)
+# int32 entries per row; it is used when at most _BUCKET_MAX_ENTRIES big and
+# worth building for the call (or already cached in a Lookup object).
+_BUCKET_BITS = 12
+_BUCKET_MAX_ENTRIES = 1 << 22
 
 
 # -----------------------------------------------------------------------------
@@ -57,7 +65,7 @@ class Lookup:
 
     def __init__(self, table: Any):
         if isinstance(table, Lookup):
-            self.__dict__.update(table.__dict__)
+            self.__dict__ = table.__dict__  # same parsed rows and caches
             return
         tab = np.asarray(table)
         if tab.dtype == object or not (
@@ -95,6 +103,10 @@ class Lookup:
         self._rowkey = np.arange(nrows, dtype=np.float64) * float(1 << 17)
         self._key = cdf16.astype(np.float64) + np.repeat(self._rowkey, lens)
         self._cdf_list: list[int] | None = None
+        self._bucket_cache: tuple | None = None
+        self._bounds_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.bucket_entries = int(np.sum(np.left_shift(
+            1, np.minimum(np.abs(prec), _BUCKET_BITS)))) if nrows else 0
 
     @staticmethod
     def _scan_matrix(tab):
@@ -170,10 +182,62 @@ class Lookup:
         return (np.array(precs, np.int64), np.array(firsts, np.int64),
                 np.array(lasts, np.int64))
 
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-symbol [lower, upper) 16-bit bounds for the encoder: symbol v of
+        row r sits at ``first[r] + v`` (compact, so the tables stay in cache)."""
+        if self._bounds_cache is None:
+            lens = self.num_symbols
+            lo_all = np.delete(self._cdf16, self._start + lens)  # drop each row's last
+            hi_all = np.delete(self._cdf16, self._start)  # drop each row's first
+            first = self._start - np.arange(self.num_rows)
+            first = first.astype(np.int32 if len(lo_all) < (1 << 31) else np.int64)
+            self._bounds_cache = (lo_all, hi_all, first)
+        return self._bounds_cache
+
+    def _buckets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Two-level inverse CDF for the decoder, small enough to stay in cache.
+
+        Row r's targets t in [1, 2**p] fall into 2**min(p, _BUCKET_BITS)
+        buckets of 2**k values (k = p - bucket bits, or 0). Entry
+        ``off[r] + b`` holds g0, the CDF index answering the smallest t of
+        bucket b; the answer for any t in the bucket is then g0 or g0 + 1
+        (one compare), except in buckets holding two or more CDF steps
+        (distribution tails), which are stored as ``-1 - g0`` and resolved by
+        a search. Returns (table, off, k per row, row-precision CDF + row
+        offsets as float search keys).
+        """
+        if self._bucket_cache is None:
+            prec = np.abs(self.precision)
+            lens = self.num_symbols + 1
+            shift = np.repeat(16 - prec, lens).astype(np.uint64)
+            cdf_p = (self._cdf16 >> shift).astype(np.float64)
+            key_p = cdf_p + np.repeat(self._rowkey, lens)
+            k = np.maximum(prec - _BUCKET_BITS, 0)
+            nb = np.left_shift(1, prec - k)
+            off = np.zeros(self.num_rows, np.int64)
+            np.cumsum(nb[:-1], out=off[1:])
+            row = np.repeat(np.arange(self.num_rows), nb)
+            b = np.arange(int(nb.sum()), dtype=np.int64) - off[row]
+            width = np.left_shift(1, k)[row]
+            g0 = np.searchsorted(key_p, self._rowkey[row] + (b * width + 1))
+            tmax = (b + 1) * width
+            last = self._start[row] + lens[row] - 1
+            nxt = cdf_p[np.minimum(g0 + 1, last)]
+            ok = (cdf_p[g0] >= tmax) | (nxt >= tmax)
+            dtype = np.int32 if len(cdf_p) < (1 << 30) else np.int64
+            table = np.where(ok, g0, -1 - g0).astype(dtype)
+            self._bucket_cache = (table, off, k, key_p)
+        return self._bucket_cache
+
     def _list(self) -> list[int]:
         if self._cdf_list is None:
             self._cdf_list = self._cdf16.tolist()
         return self._cdf_list
+
+
+def _as_lookup(lookup) -> Lookup:
+    # A Lookup object is used as is, so the tables it caches persist.
+    return lookup if isinstance(lookup, Lookup) else Lookup(lookup)
 
 
 def build_lookup(cdfs, precision: int, overflow: bool = False) -> np.ndarray:
@@ -202,18 +266,20 @@ def _int_array(x, name):
     arr = np.asarray(x)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         if arr.size == 0 and arr.dtype.kind == "f":
-            arr = arr.astype(np.int64)
-        else:
-            raise ValueError(f"{name} must be an integer array, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and (arr.min() < _INT32_MIN or arr.max() > _INT32_MAX):
+            return arr.astype(np.int32)
+        raise ValueError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    # TFC takes int32; wider inputs are accepted when their values fit.
+    if (arr.dtype.itemsize >= 4 and arr.dtype != np.int32 and arr.size
+            and (arr.min() < _INT32_MIN or arr.max() > _INT32_MAX)):
         raise ValueError(f"{name} values must fit in int32")
+    if arr.dtype.kind == "u" and arr.dtype.itemsize >= 4:
+        arr = arr.astype(np.int64)  # keeps arithmetic with signed ints integral
     return arr
 
 
 def _check_rank(shape, stream_rank):
     if isinstance(stream_rank, bool) or not isinstance(stream_rank, (int, np.integer)):
-        raise ValueError("stream_rank must be an int")
+        raise TypeError("stream_rank must be an int")
     stream_rank = int(stream_rank)
     if not 0 <= stream_rank <= len(shape):
         raise ValueError(f"stream_rank={stream_rank} must be in [0, {len(shape)}] "
@@ -238,13 +304,13 @@ def _flatten_strings(strings, stream_shape) -> list[bytes]:
         if isinstance(s, (bytes, bytearray, memoryview)):
             return bytes(s)
         if isinstance(s, np.bytes_):
-            raise ValueError("strings must be bytes objects, not a numpy 'S' array "
-                             "(it drops trailing zero bytes)")
-        raise ValueError(f"expected a bytes string, got {type(s).__name__}")
+            raise TypeError("strings must be bytes objects, not a numpy 'S' array "
+                            "(it drops trailing zero bytes)")
+        raise TypeError(f"expected a bytes string, got {type(s).__name__}")
 
     if isinstance(strings, np.ndarray):
         if strings.dtype != object:
-            raise ValueError("strings must be bytes or an object array of bytes, not "
+            raise TypeError("strings must be bytes or an object array of bytes, not "
                              f"dtype {strings.dtype} (numpy 'S' arrays drop trailing zeros)")
         if strings.shape != stream_shape:
             raise ValueError(f"strings shape {strings.shape} != stream shape {stream_shape}")
@@ -276,7 +342,7 @@ def encode_index(lookup, index, value, stream_rank: int = 0):
     bytes, higher ranks nested lists. Rows with negative precision code
     out-of-range values through the escape symbol (|gamma| < 2**30).
     """
-    table = Lookup(lookup)
+    table = _as_lookup(lookup)
     index = _int_array(index, "index")
     value = _int_array(value, "value")
     if index.shape != value.shape:
@@ -284,26 +350,46 @@ def encode_index(lookup, index, value, stream_rank: int = 0):
     stream_shape, lanes, per = _check_rank(index.shape, stream_rank)
     if lanes == 0:
         return _nest([], stream_shape) if stream_shape else b""
-    # Position-major [per, lanes]: each coding step reads one contiguous row.
-    idx = np.ascontiguousarray(index.reshape(lanes, per).T)
-    val = np.ascontiguousarray(value.reshape(lanes, per).T)
-    lo, hi, esc_bits = _symbol_bounds(table, idx, val)
-    if lanes <= _SCALAR_MAX_STREAMS:
-        out = [_encode_scalar(lo[:, i], hi[:, i], esc_bits, i) for i in range(lanes)]
-    else:
-        out = _encode_lanes(lo, hi, esc_bits)
-    return _nest(out, stream_shape) if stream_shape else out[0]
-
-
-def _symbol_bounds(table: Lookup, idx, val):
-    """16-bit CDF bounds per symbol (same layout as idx), plus escape payloads."""
+    idx = index.reshape(lanes, per)
+    val = value.reshape(lanes, per)
     if idx.size and (idx.min() < 0 or idx.max() >= table.num_rows):
         bad = idx[(idx < 0) | (idx >= table.num_rows)][0]
         raise ValueError(f"index={bad} not in range [0, {table.num_rows})")
-    nsym = table.num_symbols[idx]
-    sym = val
+    sym, esc_bits = _check_values(table, idx, val)
+    lof, hif, first = table._bounds()
+    pos = first[idx]
+    pos += sym
+    steps = None
+    if lanes > _SCALAR_MAX_STREAMS and esc_bits is not None:
+        # Escapes: precompute every step's bounds, escape bits interleaved
+        # (None when uneven escapes would make that table too big).
+        steps = _expand_escapes(lof[pos].T, hif[pos].T, [x.T for x in esc_bits])
+    if lanes <= _SCALAR_MAX_STREAMS or (esc_bits is not None and steps is None):
+        out = [_encode_scalar(lof[pos[i]], hif[pos[i]],
+                              None if esc_bits is None else [x[i] for x in esc_bits])
+               for i in range(lanes)]
+        zero = np.array([s is None for s in out])
+    elif steps is not None:
+        out, zero = _encode_lanes(lof, hif, None, steps)
+    else:
+        # Position-major: step j codes column j of every stream.
+        out, zero = _encode_lanes(lof, hif, np.ascontiguousarray(pos.T), None)
+    if zero.any():
+        i = int(np.flatnonzero(zero)[0])
+        p = first[idx[i]] + sym[i]
+        j = int(np.flatnonzero(lof[p] == hif[p])[0])
+        raise ValueError(f"value={int(val[i, j])} has zero probability in row "
+                         f"{int(idx[i, j])}")
+    return _nest(out, stream_shape) if stream_shape else out[0]
+
+
+def _check_values(table: Lookup, idx, val):
+    """Validates values against their rows; returns the coded symbol per value
+    (the escape symbol where a value overflows) and the escape payloads."""
     esc_bits = None
     if table.overflow.any():
+        nsym = table.num_symbols[idx]
+        val = val.astype(np.int64)
         ovf = table.overflow[idx]
         maxv = nsym - 1
         escape = ovf & ((val < 0) | (val >= maxv))
@@ -314,23 +400,19 @@ def _symbol_bounds(table: Lookup, idx, val):
             if np.any(escape & (gamma >= _GAMMA_LIMIT)):
                 raise ValueError("value too far outside the table: TFC's escape code "
                                  "only supports |gamma| < 2**30")
-            sym = np.where(escape, maxv, val)
+            val = np.where(escape, maxv, val)
             esc_bits = (escape, gamma, neg)
     else:
-        bad = (val < 0) | (val >= nsym)
+        # One unsigned compare covers both val < 0 and val >= nsym.
+        if val.dtype.itemsize < 4:
+            val = val.astype(np.int32)
+        udtype = np.dtype(f"u{val.dtype.itemsize}")
+        bad = val.view(udtype) >= table.num_symbols.astype(udtype)[idx]
     if bad.any():
         r = tuple(np.argwhere(bad)[0])
-        raise ValueError(f"value={val[r]} not in range [0, {nsym[r]}) for row "
-                         f"{idx[r]} (no overflow)")
-    pos = table._start[idx]
-    pos += sym
-    lo = table._cdf16[pos]
-    pos += 1
-    hi = table._cdf16[pos]
-    if np.any(lo == hi):
-        r = tuple(np.argwhere(lo == hi)[0])
-        raise ValueError(f"value={val[r]} has zero probability in row {idx[r]}")
-    return lo, hi, esc_bits
+        raise ValueError(f"value={val[r]} not in range [0, {table.num_symbols[idx[r]]}) "
+                         f"for row {idx[r]} (no overflow)")
+    return val, esc_bits
 
 
 def _escape_sequence(gamma: int, neg: bool) -> list[int]:
@@ -339,13 +421,16 @@ def _escape_sequence(gamma: int, neg: bool) -> list[int]:
     return [0] * (n - 1) + [(gamma >> k) & 1 for k in range(n - 1, -1, -1)] + [int(neg)]
 
 
-def _encode_scalar(lo_col, hi_col, esc_bits, lane) -> bytes:
-    """Direct port of TFC's RangeEncoder (delay/carry states), one stream."""
-    lo_l, hi_l = lo_col.tolist(), hi_col.tolist()
+def _encode_scalar(lo_row, hi_row, esc_bits) -> bytes | None:
+    """Direct port of TFC's RangeEncoder (delay/carry states), one stream.
+    Returns None if a symbol has zero probability."""
+    lo_l, hi_l = lo_row.tolist(), hi_row.tolist()
+    if any(a == b for a, b in zip(lo_l, hi_l)):
+        return None
     if esc_bits is not None:
         escape, gamma, neg = esc_bits
-        extra = {int(j): _escape_sequence(int(gamma[j, lane]), bool(neg[j, lane]))
-                 for j in np.flatnonzero(escape[:, lane])}
+        extra = {int(j): _escape_sequence(int(gamma[j]), bool(neg[j]))
+                 for j in np.flatnonzero(escape)}
         if extra:
             seq_lo, seq_hi = [], []
             for j in range(len(lo_l)):
@@ -405,35 +490,47 @@ def _encode_scalar(lo_col, hi_col, esc_bits, lane) -> bytes:
     return bytes(sink)
 
 
-def _encode_lanes(lo, hi, esc_bits) -> list[bytes]:
-    """Encodes all streams in lock-step and returns one bytes per stream.
+def _encode_lanes(lof, hif, pos_t, steps_lohi):
+    """Encodes all streams in lock-step; returns one bytes per stream and a
+    per-stream flag for zero-probability symbols.
 
-    The loop records, per step, the 33-bit sum ``base + a`` and whether the
-    interval was renormalized. Each renormalization emits the top 16 bits of
-    base as a digit; bit 32 of the sum is a carry into the digits already
-    emitted. Resolving the carries afterwards yields exactly TFC's bytes,
-    because TFC's "delay" state only withholds the digits a carry could still
-    change.
+    Step j codes the symbols at ``pos_t[j]`` in the bounds tables, one per
+    stream (or the precomputed bounds ``steps_lohi[0][j], steps_lohi[1][j]``).
+    The loop records the 33-bit sum ``base + a`` and whether the interval was
+    renormalized. Each renormalization emits the top 16 bits of base as a
+    digit; bit 32 of the sum is a carry into the digits already emitted.
+    Resolving the carries afterwards yields exactly TFC's bytes, because
+    TFC's "delay" state only withholds the digits a carry could still change.
     """
-    lanes = lo.shape[1]
-    if esc_bits is not None and esc_bits[0].any():
-        lo, hi = _expand_escapes(lo, hi, esc_bits)
-    steps = lo.shape[0]
+    if steps_lohi is not None:
+        lo_t, hi_t = steps_lohi
+        steps, lanes = lo_t.shape
+    else:
+        steps, lanes = pos_t.shape
+        lo_buf = np.empty(lanes, np.uint64)
+        hi_buf = np.empty(lanes, np.uint64)
     # One extra row for the finalize digit.
     rec_sum = np.empty((steps + 1, lanes), np.uint64)
     rec_ren = np.empty((steps + 1, lanes), np.bool_)
+    rec_carry = np.empty((steps, lanes), np.bool_)
     base = np.zeros(lanes, np.uint64)
     size = np.full(lanes, 1 << 32, np.uint64)
     a = np.empty(lanes, np.uint64)
     b = np.empty(lanes, np.uint64)
     sh = np.empty(lanes, np.uint8)
     for j in range(steps):
-        np.multiply(size, lo[j], out=a)
+        if steps_lohi is not None:
+            lo, hi = lo_t[j], hi_t[j]
+        else:
+            lo = np.take(lof, pos_t[j], out=lo_buf)
+            hi = np.take(hif, pos_t[j], out=hi_buf)
+        np.multiply(size, lo, out=a)
         a >>= 16
-        np.multiply(size, hi[j], out=b)
+        np.multiply(size, hi, out=b)
         b >>= 16
         s = rec_sum[j]
         np.add(base, a, out=s)
+        np.greater(s, _U64_MASK, out=rec_carry[j])
         np.subtract(b, a, out=size)
         r = rec_ren[j]
         np.less_equal(size, _ONE16, out=r)
@@ -441,6 +538,11 @@ def _encode_lanes(lo, hi, esc_bits) -> list[bytes]:
         size <<= sh
         np.left_shift(s, sh, out=base)
         base &= _U64_MASK
+    # A zero-width symbol (zero probability, or a value in a row's padding)
+    # leaves size == 0 for good.
+    zero = size == 0
+    if zero.any():
+        return [], zero
 
     # Finalize. State 1 (interval straddles 2**32) picks 2**32: a carry into
     # the pending digits, whose trailing zero bytes TFC does not write.
@@ -460,19 +562,25 @@ def _encode_lanes(lo, hi, esc_bits) -> list[bytes]:
     drop = has_tail & ((tail & np.uint64(0xFF)) == 0)
 
     ren_t = np.ascontiguousarray(rec_ren.T)
-    dig_t = np.ascontiguousarray(((rec_sum >> 16) & 0xFFFF).astype(np.uint16).T)
-    digits = dig_t[ren_t].astype(np.int64)
+    if _LITTLE:  # bits 16..31 of each uint64, without arithmetic
+        dig_t = np.ascontiguousarray(rec_sum.view(np.uint16)[:, 1::4].T)
+    else:
+        dig_t = np.ascontiguousarray(((rec_sum >> 16) & 0xFFFF).astype(np.uint16).T)
+    # Lane-major flat positions of all digits; a digit's rank is its index.
+    ren_pos = np.flatnonzero(ren_t)
+    digits = dig_t.reshape(-1)[ren_pos].astype(np.int64)
     offsets = np.zeros(lanes + 1, np.int64)
     np.cumsum(ren_t.sum(axis=1), out=offsets[1:])
-    cj, cl = np.nonzero(rec_sum[:steps] >> 32)
-    if cj.size or state1.any():
-        if cj.size:
-            ren_cum = np.cumsum(ren_t, axis=1)
-            # Renormalizations strictly before step cj in lane cl, minus one.
-            target = offsets[cl] + ren_cum[cl, cj] - ren_t[cl, cj] - 1
-            np.add.at(digits, target, 1)
-        fin = np.flatnonzero(state1)
-        np.add.at(digits, offsets[fin + 1] - 1, 1)
+    carry = np.flatnonzero(rec_carry)
+    if carry.size or state1.any():
+        if carry.size:
+            cj, cl = np.divmod(carry, lanes)
+            # A carry hits the last digit emitted before it in its lane.
+            q = np.sort(cl * (steps + 1) + cj)
+            # Distinct targets: after a carry the coder is back in state 0,
+            # and only a new digit can take it to state 1 again.
+            digits[np.searchsorted(ren_pos, q) - 1] += 1
+        digits[offsets[np.flatnonzero(state1) + 1] - 1] += 1
         over = np.flatnonzero(digits > 0xFFFF)
         while over.size:
             digits[over] -= _ONE16
@@ -485,17 +593,18 @@ def _encode_lanes(lo, hi, esc_bits) -> list[bytes]:
     out = [blob[s:e] for s, e in zip(starts, ends.tolist())]
     for i in np.flatnonzero(state1).tolist():
         out[i] = out[i].rstrip(b"\x00")
-    return out
+    return out, zero
 
 
 def _expand_escapes(lo, hi, esc_bits):
-    """Per-step bounds [steps, lanes] with the escape bits interleaved.
+    """Per-step bounds [steps, lanes] with the escape bits interleaved, or
+    None if that would take over 4x the memory of the plain bounds.
 
     Lanes with fewer steps are padded with the full interval [0, 2**16),
     which leaves the coder state untouched.
     """
     escape, gamma, neg = esc_bits
-    per, lanes = lo.shape
+    lanes = lo.shape[1]
     g = np.where(escape, gamma, 0)
     nbits = np.zeros(g.shape, np.int64)
     while True:  # bit_length, at most 30 rounds
@@ -506,6 +615,8 @@ def _expand_escapes(lo, hi, esc_bits):
     count = 1 + 2 * nbits
     pos = np.cumsum(count, axis=0) - count
     steps = int((pos[-1] + count[-1]).max())
+    if steps * lanes > 4 * count.size + (1 << 20):
+        return None
     LO = np.zeros((steps, lanes), np.uint64)
     HI = np.full((steps, lanes), _ONE16, np.uint64)
     lane_ix = np.broadcast_to(np.arange(lanes)[None, :], lo.shape)
@@ -531,16 +642,24 @@ def _expand_escapes(lo, hi, esc_bits):
 # -----------------------------------------------------------------------------
 # Decoding
 # -----------------------------------------------------------------------------
-def decode_index(lookup, index, strings, stream_rank: int = 0) -> np.ndarray:
+def decode_index(lookup, index, strings, stream_rank: int = 0,
+                 strict: bool = False) -> np.ndarray:
     """Decodes values coded by :func:`encode_index` or TFC (``entropy_decode_index``).
 
     ``index`` fixes the output shape and the row of every symbol; ``strings``
     holds one bytes per stream (nested like ``index.shape[:stream_rank]``).
-    Raises :class:`tfcodec.FormatError` when a stream is detectably corrupt,
-    truncated or over-long (TFC's finalize check, plus impossible escapes).
     Returns int32 values.
+
+    Raises :class:`tfcodec.FormatError` when a stream is detectably corrupt:
+    TFC's finalize check fails (unread bytes, or a final state the encoder
+    cannot end in), an escape code is impossible, or the stream is longer
+    than its symbols allow. Range-coded bytes carry no redundancy, so most
+    truncations and many bit flips still decode (to other values); frame the
+    streams with lengths and a checksum to catch those. ``strict=True``
+    additionally re-encodes the result and requires the exact input bytes
+    (rejects every non-canonical stream, at about twice the cost).
     """
-    table = Lookup(lookup)
+    table = _as_lookup(lookup)
     index = _int_array(index, "index")
     stream_shape, lanes, per = _check_rank(index.shape, stream_rank)
     if stream_shape:
@@ -554,9 +673,10 @@ def decode_index(lookup, index, strings, stream_rank: int = 0) -> np.ndarray:
         bad = idx[(idx < 0) | (idx >= table.num_rows)][0]
         raise ValueError(f"index={bad} not in range [0, {table.num_rows})")
     has_ovf = bool(table.overflow[idx].any()) if idx.size else False
-    # An honest stream is at most 4 + 2 bytes per coding step long; refusing
-    # longer ones up front bounds all later work by the (trusted) index size.
-    max_steps = per * (1 + (4 * _GAMMA_MAX_ZEROS + 6 if has_ovf else 0))
+    # An honest stream is at most 4 + 2 bytes per coding step long (an
+    # escaped value adds at most 2 * 30 binary steps); refusing longer ones
+    # up front bounds all later work by the (trusted) index size.
+    max_steps = per * (1 + (2 * (_GAMMA_MAX_ZEROS + 1) if has_ovf else 0))
     for i, s in enumerate(flat_strings):
         if len(s) > 4 + 2 * max_steps:
             raise FormatError(f"range-coded stream {i} is longer than its "
@@ -567,6 +687,11 @@ def decode_index(lookup, index, strings, stream_rank: int = 0) -> np.ndarray:
             out[i] = _decode_scalar(table, idx[i], flat_strings[i], i)
     else:
         out = _decode_lanes(table, idx, flat_strings, has_ovf)
+    if strict:
+        again = encode_index(table, idx, out, stream_rank=1)
+        for i, (a, b) in enumerate(zip(again, flat_strings)):
+            if a != b:
+                raise _corrupt(i, "not the encoding of the values it decodes to")
     return out.reshape(index.shape)
 
 
@@ -653,10 +778,12 @@ def _decode_scalar(table: Lookup, rows, data: bytes, lane: int) -> np.ndarray:
 def _decode_lanes(table: Lookup, idx, strings, has_ovf) -> np.ndarray:
     """Decodes all streams in lock-step; returns int32 [lanes, per].
 
-    Per step: t = ceil((value - base + 1) * 2**16 / size) in float64 (exact:
-    operands stay below 2**53 and a non-integer quotient is at least 2**-32
-    away from an integer), then one searchsorted over all rows' 16-bit CDFs
-    finds TFC's "smallest v with lower_bound <= size * v" for every stream.
+    Per step, t = ceil((value - base + 1) * 2**p / size) is computed in
+    float64; this is exact because the operands stay below 2**53 and a
+    non-integer quotient is at least 2**-32 away from an integer. TFC's
+    "smallest v with lower_bound <= size * v" is then the first CDF entry
+    >= t: one gather from the inverse-CDF table, or else one searchsorted
+    over all rows' CDFs (rescaled to 16 bits, rows offset by 2**17).
     """
     lanes, per = idx.shape
     lens = np.array([len(s) for s in strings], np.int64)
@@ -675,20 +802,42 @@ def _decode_lanes(table: Lookup, idx, strings, has_ovf) -> np.ndarray:
     base = np.zeros(lanes, np.uint64)
     size = np.full(lanes, 1 << 32, np.uint64)
 
-    rows_t = np.ascontiguousarray(idx.T)
-    rowkey = table._rowkey[rows_t]
-    start1 = table._start[rows_t] + 1
-    key = table._key
+    # Step j decodes column j of every stream; intp rows make np.take cheap.
+    idx_t = np.ascontiguousarray(idx.T, dtype=np.intp)
+    start1_tab = table._start + 1
     cdf_hi = table._cdf16
     cdf_lo = np.empty_like(cdf_hi)
     cdf_lo[1:] = cdf_hi[:-1]
     cdf_lo[:1] = 0
+    use_bk = table.bucket_entries <= _BUCKET_MAX_ENTRIES and (
+        table._bucket_cache is not None or 16 * lanes * per >= table.bucket_entries)
+    prec = np.abs(table.precision)
+    uniform = bool(prec.min() == prec.max())
+    scale = float(1 << int(prec[0]))
+    scale_tab = np.left_shift(1, prec).astype(np.float64)
+    if use_bk:
+        btab, boff, bk, key = table._buckets()
+        shift_tab = (boff - 1).astype(np.float64)  # ceil(t / 2**k) - 1 + row offset
+        bscale_tab = np.ldexp(1.0, -bk)
+        bscale = float(bscale_tab[0]) if uniform and bk.min() == bk.max() else None
+        cdfp_tab = key - np.repeat(table._rowkey, table.num_symbols + 1)
+        gi = np.empty(lanes, np.int64)
+        g = np.empty(lanes, btab.dtype)
+        tb = np.empty(lanes, np.float64)
+        cp = np.empty(lanes, np.float64)
+        corr = np.empty(lanes, np.bool_)
+    else:
+        key = table._key
+        scale, uniform = 65536.0, True
+        shift_tab = table._rowkey
     if has_ovf:
-        esc_g = np.where(table.overflow[rows_t],
-                         table._start[rows_t] + table.num_symbols[rows_t], -1)
-        maxv_t = table.num_symbols[rows_t] - 1
-    out = np.empty((per, lanes), np.int64)
+        esc_tab = np.where(table.overflow, table._start + table.num_symbols, -1)
+        esc_g = np.empty(lanes, np.int64)
+    out = np.empty((per, lanes), np.int32)
     t = np.empty(lanes, np.float64)
+    shf = np.empty(lanes, np.float64)
+    scl = np.empty(lanes, np.float64)
+    st1 = np.empty(lanes, np.int64)
     lo = np.empty(lanes, np.uint64)
     hi = np.empty(lanes, np.uint64)
     w = np.empty(lanes, np.uint64)
@@ -696,15 +845,37 @@ def _decode_lanes(table: Lookup, idx, strings, has_ovf) -> np.ndarray:
     ren = np.empty(lanes, np.bool_)
     state = (off, base, size, ptr)
     for j in range(per):
+        rows = idx_t[j]
         np.add(off, 1, out=lo)
-        np.multiply(lo, 65536.0, out=t)
+        if uniform:
+            np.multiply(lo, scale, out=t)
+        else:
+            np.multiply(lo, np.take(scale_tab, rows, out=scl), out=t)
         np.divide(t, size, out=t)
-        np.ceil(t, out=t)
-        t += rowkey[j]
-        g = np.searchsorted(key, t)
+        np.take(shift_tab, rows, out=shf)
+        if use_bk:
+            if bscale is not None:
+                np.multiply(t, bscale, out=tb)
+            else:
+                np.multiply(t, np.take(bscale_tab, rows, out=tb), out=tb)
+            np.ceil(tb, out=tb)
+            np.ceil(t, out=t)
+            np.add(tb, shf, out=gi, casting="unsafe")
+            np.take(btab, gi, out=g)
+            if g.min() < 0:  # tail buckets: search
+                tail = np.flatnonzero(g < 0)
+                g[tail] = np.searchsorted(key, t[tail] + table._rowkey[rows[tail]])
+            np.take(cdfp_tab, g, out=cp)
+            np.less(cp, t, out=corr)
+            g += corr
+        else:
+            np.ceil(t, out=t)
+            t += shf
+            g = np.searchsorted(key, t)
         np.take(cdf_lo, g, out=lo)
         np.take(cdf_hi, g, out=hi)
-        np.subtract(g, start1[j], out=out[j])
+        np.take(start1_tab, rows, out=st1)
+        np.subtract(g, st1, out=out[j], casting="unsafe")
         lo *= size
         lo >>= 16
         hi *= size
@@ -724,11 +895,16 @@ def _decode_lanes(table: Lookup, idx, strings, has_ovf) -> np.ndarray:
         ptr += ren
         np.minimum(ptr, wend, out=ptr)
         if has_ovf:
-            esc = g == esc_g[j]
+            np.take(esc_tab, rows, out=esc_g)
+            esc = g == esc_g
             if esc.any():
                 lanes_e = np.flatnonzero(esc)
-                out[j, lanes_e] = _decode_escapes(state, lanes_e, words, wend,
-                                                  maxv_t[j, lanes_e])
+                vals = _decode_escapes(state, lanes_e, words, wend,
+                                       table.num_symbols[rows[lanes_e]] - 1)
+                if vals.max() > _INT32_MAX:
+                    raise _corrupt(int(lanes_e[np.argmax(vals)]),
+                                   "escaped value out of int32 range")
+                out[j, lanes_e] = vals
     value = (base + off) & _U64_MASK
     sm1 = size - np.uint64(1)
     upper = (base + sm1) & _U64_MASK
@@ -740,9 +916,7 @@ def _decode_lanes(table: Lookup, idx, strings, has_ovf) -> np.ndarray:
     ok = (ptr == wend) & np.where((base == 0) | straddle, value == 0, ok_mid)
     if not ok.all():
         raise _corrupt(int(np.flatnonzero(~ok)[0]), "final state mismatch")
-    if out.size and (out.max() > _INT32_MAX):
-        raise _corrupt(int(np.argmax(out.max(axis=0))), "escaped value out of int32 range")
-    return out.T.astype(np.int32)
+    return np.ascontiguousarray(out.T)
 
 
 def _decode_escapes(state, lanes_e, words, wend, maxv):
@@ -803,7 +977,8 @@ def pmf_to_quantized_cdf(pmf, precision: int) -> np.ndarray:
 
     Every symbol keeps frequency >= 1. The rounding fix-up replays TFC's greedy
     loop, including libstdc++'s (unstable) ``std::sort`` order for ties, so the
-    result is identical integer for integer.
+    result is identical integer for integer. It takes one step per unit of
+    rounding error, so pass (roughly) normalized pmfs.
     """
     precision = int(precision)
     if not 1 <= precision <= 16:
@@ -845,13 +1020,14 @@ def _rebalance(freq, mass, total, normalizer):
             return math.inf if v <= 1 else mass[i] * (log2(v) - log2(v - 1))
         queue = [[cost(i), i] for i in range(len(freq))]
         _libstdcxx_sort(queue, lambda x, y: x[0] < y[0])
+        key = itemgetter(0)
         for _ in range(total - normalizer):
             head = queue[0]
             freq[head[1]] -= 1
             head[0] = cost(head[1])
-            k = 1
-            while k < len(queue) and not head[0] < queue[k][0]:
-                k += 1
+            # TFC's find_if for the first later item with a larger penalty;
+            # queue[1:] is sorted, so a binary search finds the same place.
+            k = bisect.bisect_right(queue, head[0], 1, key=key)
             # std::rotate(begin, begin + 1, begin + k): the head moves to k - 1.
             queue.insert(k - 1, queue.pop(0))
     else:
@@ -860,13 +1036,13 @@ def _rebalance(freq, mass, total, normalizer):
             return -math.inf if v < 1 else mass[i] * (log2(v + 1) - log2(v))
         queue = [[gain(i), i] for i in range(len(freq))]
         _libstdcxx_sort(queue, lambda x, y: x[0] > y[0])
+        def key(item):
+            return -item[0]
         for _ in range(normalizer - total):
             head = queue[0]
             freq[head[1]] += 1
             head[0] = gain(head[1])
-            k = 1
-            while k < len(queue) and not head[0] > queue[k][0]:
-                k += 1
+            k = bisect.bisect_right(queue, -head[0], 1, key=key)  # descending gains
             queue.insert(k - 1, queue.pop(0))
 
 

@@ -88,10 +88,13 @@ class LatentCoder:
         self.config = config
         self.model_id = model_id
         self.weights_hash = weights_hash
-        self.gauss_lookup = np.asarray(coding["gaussian/lookup"], np.int32)
+        self.gauss_table = np.asarray(coding["gaussian/lookup"], np.int32)
         self.gauss_offsets = np.asarray(coding["gaussian/offsets"], np.int64)
-        self.z_lookup = np.asarray(coding["factorized/lookup"], np.int32)
+        self.z_table = np.asarray(coding["factorized/lookup"], np.int32)
         self.z_offsets = np.asarray(coding["factorized/offsets"], np.int64)
+        # Parsed once: the coder caches its search tables inside a Lookup.
+        self.gauss_lookup = rangecoder.Lookup(self.gauss_table)
+        self.z_lookup = rangecoder.Lookup(self.z_table)
         self.hyper_synthesis = IntegerNet.from_arrays(coding, "int/hyper_synthesis")
         slices = range(config.num_slices) if config.channelwise else ()
         self.mean_nets = [IntegerNet.from_arrays(coding, f"int/mean_{i}") for i in slices]
@@ -142,8 +145,8 @@ class LatentCoder:
                           index.transpose(2, 0, 1)))
             decoded.append(saturate(symbols * 2**PARAM_EXPONENT + mean)[None])
 
-        total = _ideal_bytes(self.z_lookup, z_index.ravel(), z_values.ravel())
-        total += sum(_ideal_bytes(self.gauss_lookup, i.ravel(), v.ravel()) for v, i in coded)
+        total = _ideal_bytes(self.z_table, z_index.ravel(), z_values.ravel())
+        total += sum(_ideal_bytes(self.gauss_table, i.ravel(), v.ravel()) for v, i in coded)
         streams = _streams_for(total / (1 + len(coded)), min(z_values.shape[0], coded[0][0].shape[0]))
         strings = list(rangecoder.encode_index(
             self.z_lookup, _to_streams(z_index, streams), _to_streams(z_values, streams), stream_rank=1))
@@ -175,7 +178,7 @@ class LatentCoder:
             raise FormatError(f"corrupt stream: {streams} streams per part")
         lh = -(-header.height // STRIDE) * STRIDE // LATENT_STRIDE
         lw = -(-header.width // STRIDE) * STRIDE // LATENT_STRIDE
-        zc = self.z_lookup.shape[0]
+        zc = self.z_table.shape[0]
         if zc % streams or (c.latent_channels // c.num_slices) % streams:
             raise FormatError(f"corrupt stream: {streams} streams do not divide the channels")
         zh, zw = lh // HYPER_STRIDE, lw // HYPER_STRIDE
