@@ -1,0 +1,163 @@
+package dev.tfcodec.core;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.junit.Test;
+
+/**
+ * Whole latent streams against {@code tfcodec.codecs.latent_coding.LatentCoder} ({@code stream}
+ * and {@code bad} records of latents.txt): Java decodes Python's files to the same fixed-point
+ * latents, hyper-latent and mean features, and encodes Python's y and z to the same file, byte
+ * for byte; streams Python refuses are refused.
+ */
+public class LatentStreamVectorsTest {
+    private static List<Vectors.Record> streams() throws Exception {
+        List<Vectors.Record> out = new ArrayList<>();
+        for (Vectors.Record r : LatentVectors.records()) {
+            if (r.type.equals("stream")) {
+                out.add(r);
+            }
+        }
+        assertTrue("stream records: " + out.size(), out.size() >= 7);
+        return out;
+    }
+
+    private static void checkLatents(Vectors.Record r, LatentCoder.Latents got) {
+        assertArrayEquals(r + " z", r.ints("z_int"), got.z.data);
+        List<String> slices = r.all("slice");
+        assertEquals(r.toString(), slices.size(), got.slices.size());
+        for (int i = 0; i < slices.size(); i++) {
+            assertArrayEquals(r + " slice " + i, Vectors.parseInts(slices.get(i)), got.slices.get(i).data);
+        }
+        String mean = r.text("mean_features").trim();
+        if (mean.equals("-")) {
+            assertNull(got.meanFeatures);
+        } else {
+            assertArrayEquals(r + " mean features", Vectors.parseInts(mean), got.meanFeatures.data);
+        }
+    }
+
+    @Test
+    public void decodesPythonStreams() throws Exception {
+        Set<String> models = new HashSet<>();
+        Set<Integer> streamCounts = new HashSet<>();
+        for (Vectors.Record r : streams()) {
+            LatentCoder coder = LatentVectors.coder(r.text("model").trim());
+            Container c = Container.parse(r.bytes("file"));
+            assertEquals(r.longValue("height"), c.height());
+            assertEquals(r.longValue("rate"), c.rate());
+            checkLatents(r, coder.decode(c));
+            models.add(coder.modelId);
+            streamCounts.add((int) r.longValue("streams"));
+        }
+        assertEquals(3, models.size());
+        assertTrue("one and several streams per part: " + streamCounts, streamCounts.size() >= 3);
+    }
+
+    @Test
+    public void decodesWithAThreadPool() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            for (Vectors.Record r : streams()) {
+                LatentCoder coder = LatentVectors.coder(r.text("model").trim());
+                coder.setExecutor(pool);
+                checkLatents(r, coder.decode(Container.parse(r.bytes("file"))));
+            }
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    @Test
+    public void encodesPythonsFiles() throws Exception {
+        for (Vectors.Record r : streams()) {
+            LatentCoder coder = LatentVectors.coder(r.text("model").trim());
+            FloatTensor y = LatentVectors.floatTensor(r, "y_shape", "y");
+            FloatTensor z = LatentVectors.floatTensor(r, "z_shape", "z");
+            LatentCoder.Encoded e = coder.encode(y, z);
+            assertEquals(r + " streams", r.longValue("streams"), e.streamsPerPart);
+            byte[] file = ContainerWriter.pack(coder.modelId, coder.weightsHash(), (int) r.longValue("height"),
+                    (int) r.longValue("width"), (int) r.longValue("rate"), e.strings);
+            assertEquals(r.toString(), Container.hex(r.bytes("file")), Container.hex(file));
+            // What the encoder keeps is what the decoder rebuilds.
+            checkLatents(r, e.latents);
+        }
+    }
+
+    @Test
+    public void refusesWhatPythonRefuses() throws Exception {
+        int refused = 0;
+        for (Vectors.Record r : LatentVectors.records()) {
+            if (!r.type.equals("bad")) {
+                continue;
+            }
+            LatentCoder coder = LatentVectors.coder(r.text("model").trim());
+            Container c = Container.parse(r.bytes("file"));
+            if (r.text("verdict").trim().equals("ok")) {
+                LatentCoder.Latents got = coder.decode(c);
+                List<String> slices = r.all("slice");
+                for (int i = 0; i < slices.size(); i++) {
+                    assertArrayEquals(r + " slice " + i, Vectors.parseInts(slices.get(i)), got.slices.get(i).data);
+                }
+                continue;
+            }
+            try {
+                coder.decode(c);
+                fail(r + ": Python refused it (" + r.text("error") + "), Java decoded it");
+            } catch (TfcFormatException expected) {
+                String python = r.text("error");
+                // The header and layout checks say what Python says; range-coder failures
+                // name the string in both.
+                if (python.startsWith("corrupt stream") || python.startsWith("stream was made")) {
+                    assertEquals(r.toString(), python.replace("--model tiny-other", "that model's export"),
+                            expected.getMessage());
+                }
+                refused++;
+            }
+        }
+        assertTrue("refused: " + refused, refused >= 20);
+    }
+
+    @Test
+    public void refusesUncodableLatents() throws Exception {
+        LatentCoder coder = LatentVectors.coder("tiny-mean");
+        FloatTensor y = new FloatTensor(4, 4, 12);
+        FloatTensor z = new FloatTensor(1, 1, 6);
+        coder.encode(y, z);
+        y.data[5] = Float.NaN;
+        try {
+            coder.encode(y, z);
+            fail("NaN encoded");
+        } catch (IllegalArgumentException expected) {
+            assertTrue(expected.getMessage().contains("NaN"));
+        }
+        try {
+            coder.encode(new FloatTensor(4, 8, 12), z);
+            fail("mismatched z encoded");
+        } catch (IllegalArgumentException expected) {
+            assertTrue(expected.getMessage().contains("do not fit"));
+        }
+    }
+
+    @Test
+    public void streamCountFollowsPython() {
+        assertEquals(1, LatentCoder.streamsFor(100, 64));
+        assertEquals(2, LatentCoder.streamsFor(320, 64));
+        assertEquals(1, LatentCoder.streamsFor(320, 3));
+        assertEquals(32, LatentCoder.streamsFor(1e9, 64));
+        assertEquals(4, LatentCoder.streamsFor(1e9, 4));
+        assertEquals(4, LatentCoder.latentSize(1));
+        assertEquals(4, LatentCoder.latentSize(64));
+        assertEquals(8, LatentCoder.latentSize(65));
+    }
+}
