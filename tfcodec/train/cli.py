@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import sys
 
 from tfcodec.train.loop import TrainConfig
 
@@ -10,6 +11,8 @@ _HELP = {
     "batch": "global batch size (split across replicas)",
     "patch": "square crop size in pixels",
     "learning_rate": "Adam learning rate",
+    "lr_decay_steps": "decay the learning rate over the last this many of --steps (0: constant)",
+    "lr_final_factor": "learning rate at the end of the decay, as a factor of --learning-rate",
     "clip_norm": "global gradient-norm clip (0 disables)",
     "seed": "seed of the data order, crops and quality sampling",
     "strategy": "tf.distribute strategy: default, mirrored, multiworker or tpu",
@@ -17,10 +20,16 @@ _HELP = {
     "checkpoint_every": "steps between checkpoints (also saved on SIGTERM/SIGINT)",
     "log_every": "steps between log lines and TensorBoard scalars",
     "image_every": "steps between reconstruction images in TensorBoard",
-    "init_weights": "start from this weights file (e.g. a shipped model), fresh optimizer",
+    "init_weights": "start from these weights (a .npz bundle, a shipped model's name, or Keras "
+                    "weights) with a fresh optimizer; ignored once the workdir has a checkpoint",
     "jit_compile": "compile the step with XLA (for TPUs; slower on CPU)",
-    "validation": "folder of validation images",
+    "validation": "folder of validation images (PSNR, MS-SSIM and estimated bpp in TensorBoard under val/)",
     "validate_every": "steps between validation runs",
+    "validation_images": "how many validation images to use (0: all)",
+    "validation_size": "validation images are center-cropped to this square size",
+    "validation_qualities": "comma-separated qualities in [0, 1] to validate at",
+    "data_dir": "tensorflow-datasets data dir: where tfds:NAME is read and folders are prepared "
+                "(default $TFDS_DATA_DIR or ~/tensorflow_datasets)",
 }
 
 
@@ -30,7 +39,9 @@ def register(subparsers):
         description="Train a model on a folder of images or a tensorflow-datasets dataset. "
                     "Rerunning the same command resumes from the last checkpoint in --workdir.")
     p.add_argument("--model", required=True, help="model name, e.g. cw2020-small")
-    p.add_argument("--data", required=True, help="folder of images, or tfds:NAME[:SPLIT]")
+    p.add_argument("--data", required=True,
+                   help="folder of images (prepared once as a tfds dataset), tfds:NAME[:SPLIT] "
+                        "(a tensorflow-datasets catalog dataset), or files:FOLDER (read the files directly)")
     p.add_argument("--workdir", required=True, help="run folder: config, checkpoints, TensorBoard logs")
     p.add_argument("--config", help="JSON file of further settings (flags given here win)")
     for field in dataclasses.fields(TrainConfig):
@@ -50,7 +61,7 @@ def register(subparsers):
 def run(args):
     from absl import logging
 
-    from tfcodec.train.loop import train
+    from tfcodec.train.loop import NonFiniteLoss, train
 
     logging.set_verbosity(logging.INFO)
     values = {}
@@ -62,6 +73,10 @@ def run(args):
         if given is not None:
             values[field.name] = given
     config = TrainConfig(**values)
-    final = train(config)
+    try:
+        final = train(config)
+    except NonFiniteLoss as e:
+        print(f"tfcodec train: stopped: {e}", file=sys.stderr)
+        return 3
     print(f"trained to step {final}; checkpoints in {config.workdir}/checkpoints")
     return 0

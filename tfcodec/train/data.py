@@ -1,19 +1,48 @@
-"""Input pipelines for compression training.
+"""Input pipelines for compression training, on tensorflow-datasets.
 
-Sources: a local folder of images (searched recursively) or a
-tensorflow-datasets catalog name written ``tfds:NAME[:SPLIT]``. Every example
-becomes a random crop of a fixed size (static shapes for XLA/TPU), after a
-random downscale that removes the JPEG artefacts of the source photos, and a
-random flip. Images smaller than the crop are upscaled first, never dropped
-with an error. The order and the crops are a pure function of the seed and the
-example's position, so a resumed run sees the same data it would have seen.
+Sources (`--data`):
+
+* ``tfds:NAME[:SPLIT]`` - any tfds catalog dataset with an image feature
+  (``image``, else ``hr`` as in div2k, else the first image feature), e.g.
+  ``tfds:clic``, ``tfds:div2k/bicubic_x2:train``, ``tfds:clic:train[:90%]``; a
+  version goes after the name as in tfds (``tfds:clic:1.0.0:validation``). It is
+  read from the data dir (``--data-dir``, else $TFDS_DATA_DIR, else
+  ~/tensorflow_datasets) and prepared there with tfds if it is not yet.
+* ``FOLDER`` - a flat or nested folder of images, turned once into a tfds
+  dataset by our builder (`tfcodec.train.folder_dataset`, which says why) and
+  then read like a catalog dataset.
+* ``files:FOLDER`` - the folder's files read directly, the first version's
+  pipeline (same data order as runs started with it).
+
+Both tfds paths read the encoded bytes straight from the TFRecord shards (file
+instructions from the dataset info, tfds' image decoding skipped) and decode in
+our own parallel map, after the resume skip and the shard filter, so skipped or
+other-host examples are never decoded.
+
+Order: epoch e visits the shards in a permutation keyed by (seed, e), reads a
+few of them interleaved, and shuffles windows of records (bounded in bytes) with
+permutations keyed by (seed, e, window). The order is thus a pure function of
+the seed: `start_example` resumes by reading (not decoding) at most one epoch
+of records. Every example carries its global position, which keys its crop
+here and its quality and noise in the training step
+(`tfcodec.train.randomness`), so the data and the randomness are the same
+whatever the number of replicas, workers or hosts.
+
+Augmentation: a random downscale in [0.6, 1] (it removes the JPEG artefacts of
+the source photos; bounded so the crop fits), a static-shape random crop (XLA/
+TPU), a random left-right flip. Images smaller than the crop are upscaled,
+never dropped with an error.
 """
 
 import os
+import re
 
 import tensorflow as tf
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+# Bytes of encoded records a shuffle window may hold.
+WINDOW_BYTES = 256 << 20
+_INTERLEAVE = 4
 
 
 def list_images(folder):
@@ -28,9 +57,14 @@ def list_images(folder):
     return sorted(found)
 
 
-def _decode_file(path):
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+def decode(encoded):
+    """Encoded bytes -> uint8 (H, W, 3) (grey and alpha images become RGB)."""
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
     return tf.ensure_shape(image, (None, None, 3))
+
+
+def _decode_file(path):
+    return decode(tf.io.read_file(path))
 
 
 def random_crop(image, seed, patch, min_scale=0.6):
@@ -49,52 +83,212 @@ def random_crop(image, seed, patch, min_scale=0.6):
     return tf.clip_by_value(image / 255.0, 0.0, 1.0)
 
 
-def _tfds_images(name, split, seed):
+# -- sources ------------------------------------------------------------------
+
+
+def parse_tfds_spec(spec):
+    """'NAME[:VERSION][:SPLIT]' (NAME may hold a config: 'div2k/bicubic_x2') -> (name, split).
+
+    The split may use tfds slicing ('train[:90%]'); the returned name keeps the version.
+    """
+    name, _, rest = spec.partition(":")
+    if not name:
+        raise ValueError(f"tfds:{spec}: no dataset name")
+    version = re.match(r"^(\d+\.\d+\.\d+)(?::|$)", rest)
+    if version:
+        name = f"{name}:{version.group(1)}"
+        rest = rest[version.end():]
+    return name, rest or "train"
+
+
+def _image_key(features):
     import tensorflow_datasets as tfds
 
-    dataset = tfds.load(name, split=split, shuffle_files=True,
-                        read_config=tfds.ReadConfig(shuffle_seed=seed))
-    return dataset.map(lambda ex: ex["image"])
+    images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
+    for preferred in ("image", "hr"):
+        if preferred in images:
+            return preferred, images
+    if images:
+        return images[0], images
+    if "image" in features:  # our folder builder: encoded bytes in a Tensor feature
+        return "image", []
+    raise ValueError(f"no image feature in {sorted(features)}")
 
 
-def training_dataset(source, patch=128, batch=8, seed=0, start_example=0, shuffle_buffer=2048):
-    """Endless batches of (batch, patch, patch, 3) float32 in [0, 1].
+class _TfdsSource:
+    """Encoded image bytes of one split of a prepared tfds builder, as epochs of records."""
 
-    `start_example` skips that many examples without decoding them (resume).
-    """
-    seed_pair = tf.constant([seed, 0], tf.int64)
+    def __init__(self, builder, split):
+        import tensorflow_datasets as tfds
+
+        self.builder = builder
+        info = builder.info
+        self.key, image_keys = _image_key(info.features)
+        self.decoders = {k: tfds.decode.SkipDecoding() for k in image_keys}
+        split_info = info.splits[split]
+        self.split = split
+        self.instructions = [fi for fi in split_info.file_instructions if fi.take > 0]
+        self.num_examples = sum(fi.take for fi in self.instructions)
+        if not self.num_examples:
+            raise ValueError(f"{info.full_name} split {split!r} is empty")
+        total = sum(s.num_examples for s in info.splits.values()) or 1
+        mean_bytes = max(int(info.dataset_size or 0) // total, 1)
+        self.window_limit = max(WINDOW_BYTES // mean_bytes, 8)
+        file_format = str(getattr(info, "file_format", "") or "tfrecord").lower()
+        self.tfrecord = "tfrecord" in file_format
+
+    def _parse(self, serialized):
+        features = self.builder.info.features.deserialize_example(serialized, decoders=self.decoders)
+        return features[self.key]
+
+    def epoch(self, epoch, seed):
+        """One pass over the split in the order keyed by (seed, epoch): encoded bytes."""
+        if not self.tfrecord:
+            # Not TFRecord (e.g. ArrayRecord): tfds reads in storage order, windows shuffle.
+            records = self.builder.as_dataset(split=self.split, shuffle_files=False,
+                                              decoders=self.decoders).map(lambda ex: ex[self.key])
+            return records
+        files = tf.constant([os.fspath(fi.filename) for fi in self.instructions])
+        skips = tf.constant([fi.skip for fi in self.instructions], tf.int64)
+        takes = tf.constant([fi.take for fi in self.instructions], tf.int64)
+        order = _permutation(len(self.instructions), tf.stack([seed, 2 * epoch]))
+        instructions = tf.data.Dataset.from_tensor_slices(
+            (tf.gather(files, order), tf.gather(skips, order), tf.gather(takes, order)))
+        records = instructions.interleave(
+            lambda f, s, t: tf.data.TFRecordDataset(f).skip(s).take(t),
+            cycle_length=min(_INTERLEAVE, len(self.instructions)), block_length=1,
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return records.map(self._parse)
+
+
+def _permutation(n, seed):
+    """A permutation of range(n) keyed by the stateless seed (int64 pair); n may be a tensor."""
+    return tf.argsort(tf.random.stateless_uniform(tf.reshape(n, (1,)), tf.cast(seed, tf.int64)))
+
+
+def _tfds_source(spec, data_dir):
+    import tensorflow_datasets as tfds
+
+    name, split = parse_tfds_spec(spec)
+    data_dir = data_dir or None
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as e:
+        raise ValueError(f"tfds:{spec}: cannot find dataset {name!r} "
+                         f"(data dir {data_dir or tfds.core.constants.DATA_DIR}): {e}") from e
+    if not builder.is_prepared():
+        try:
+            builder.download_and_prepare()
+        except Exception as e:
+            raise RuntimeError(
+                f"tfds:{spec}: {builder.info.full_name} is not prepared in {builder.data_dir} and "
+                f"preparing it failed ({type(e).__name__}: {e}). Prepare it where there is internet "
+                f"(`tfds build {name} --data_dir DIR`, plus any manual download it asks for) and "
+                f"pass --data-dir DIR or set TFDS_DATA_DIR.") from e
+    return _TfdsSource(builder, split)
+
+
+def open_source(source, data_dir=None):
+    """A `_TfdsSource` for 'tfds:...' or a folder (prepared through our tfds builder)."""
     if source.startswith("tfds:"):
-        name, _, split = source[len("tfds:"):].partition(":")
-        images = _tfds_images(name, split or "train", seed).repeat()
-        images = images.shuffle(shuffle_buffer, seed=seed)
-        examples = images.enumerate().skip(start_example)
+        return _tfds_source(source[len("tfds:"):], data_dir)
+    from tfcodec.train.folder_dataset import prepare_folder
 
-        def prepare(index, image):
-            return random_crop(image, tf.stack([seed_pair[0], index]), patch)
+    return _TfdsSource(prepare_folder(source, data_dir), "train")
+
+
+def _endless_records(src, seed, start_example, shuffle_buffer):
+    """(global index, encoded bytes) from `start_example` on, forever."""
+    n = src.num_examples
+    window = int(max(1, min(shuffle_buffer, src.window_limit, n)))
+    first_epoch, offset = divmod(int(start_example), n)
+    seed = tf.constant(seed, tf.int64)
+
+    def epoch_records(epoch):
+        windows = src.epoch(epoch, seed).batch(window).enumerate()
+
+        def shuffle(w, records):
+            order = _permutation(tf.shape(records)[0], tf.stack([seed, 2 * epoch + 1 + tf.bitwise.left_shift(w, tf.constant(32, tf.int64))]))
+            return tf.data.Dataset.from_tensor_slices(tf.gather(records, order))
+
+        return windows.flat_map(shuffle)
+
+    records = tf.data.Dataset.range(first_epoch, 1 << 62).flat_map(epoch_records).skip(offset)
+    return records.enumerate(start=int(start_example))
+
+
+def _legacy_file_records(folder, seed, start_example):
+    files = list_images(folder)
+    paths = tf.data.Dataset.from_tensor_slices(files)
+    paths = paths.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
+    return paths.enumerate().skip(start_example)
+
+
+def training_examples(source, patch=128, batch=8, seed=0, start_example=0, shuffle_buffer=2048, *,
+                      replica_batch=None, num_pipelines=1, pipeline_id=0, data_dir=None):
+    """Endless (images, indices): crops (B, patch, patch, 3) float32 in [0, 1] and their
+    global example positions (B,) int64.
+
+    `batch` is the global batch. For a distributed input pipeline (one per host/
+    worker), pass `replica_batch` (global batch / replicas) and this pipeline's
+    id of `num_pipelines`: it yields batches of `replica_batch` holding exactly
+    the examples of its replicas, in the layout `distribute_datasets_from_function`
+    hands to them (global batch s = examples [s*batch, (s+1)*batch), pipeline p
+    owns the p-th of `num_pipelines` equal contiguous parts).
+    """
+    replica_batch = replica_batch or batch // num_pipelines
+    share = batch // num_pipelines
+    if batch % num_pipelines or share % replica_batch:
+        raise ValueError(f"global batch {batch} does not split into {num_pipelines} pipelines "
+                         f"of whole replica batches of {replica_batch}")
+    if source.startswith("files:"):
+        records = _legacy_file_records(source[len("files:"):], seed, start_example)
+        load = _decode_file
     else:
-        files = list_images(source)
-        paths = tf.data.Dataset.from_tensor_slices(files)
-        paths = paths.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
-        examples = paths.enumerate().skip(start_example)
+        records = _endless_records(open_source(source, data_dir), seed, start_example, shuffle_buffer)
+        load = decode
+    if num_pipelines > 1:
+        records = records.filter(lambda i, _: (i % batch) // share == pipeline_id)
 
-        def prepare(index, path):
-            return random_crop(_decode_file(path), tf.stack([seed_pair[0], index]), patch)
+    def prepare(index, record):
+        return random_crop(load(record), tf.stack([tf.constant(seed, tf.int64), index]), patch), index
 
     options = tf.data.Options()
     options.deterministic = True
-    return (examples.with_options(options)
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return (records.with_options(options)
             .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-            .batch(batch, drop_remainder=True)
+            .batch(replica_batch, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
 
 
+def training_dataset(source, patch=128, batch=8, seed=0, start_example=0, shuffle_buffer=2048, **kwargs):
+    """Endless batches of (batch, patch, patch, 3) float32 in [0, 1].
+
+    `start_example` skips that many examples without decoding them (resume).
+    Keyword arguments of `training_examples` (data_dir, ...) pass through.
+    """
+    return training_examples(source, patch, batch, seed, start_example, shuffle_buffer,
+                             **kwargs).map(lambda images, _: images)
+
+
 def validation_images(source, limit=None, size=256):
-    """Center crops of validation images (for periodic real-metric checks)."""
+    """Center crops of validation images, (1, size, size, 3) float32 in [0, 1].
+
+    Read directly from the folder (a fixed, small set: no shuffle, nothing to
+    resume). Images with a side under `size` are upscaled first, never padded.
+    Unreadable files are skipped with a warning.
+    """
     files = list_images(source)[:limit]
-    dataset = tf.data.Dataset.from_tensor_slices(files).map(_decode_file)
+    dataset = tf.data.Dataset.from_tensor_slices(files).map(_decode_file).ignore_errors(log_warning=True)
 
     def center(image):
+        shape = tf.cast(tf.shape(image)[:2], tf.float32)
+        scale = tf.maximum(size / tf.reduce_min(shape), 1.0)
+        image = tf.cast(image, tf.float32)
+        new = tf.cast(tf.math.ceil(shape * scale), tf.int32)
+        image = tf.cond(scale > 1.0, lambda: tf.image.resize(image, new, method="bicubic"), lambda: image)
         image = tf.image.resize_with_crop_or_pad(image, size, size)
-        return tf.cast(image, tf.float32) / 255.0
+        return tf.clip_by_value(tf.round(image), 0.0, 255.0) / 255.0
 
     return dataset.map(center).batch(1)

@@ -1,19 +1,41 @@
 """The training loop: one entry point for every model family and strategy.
 
 A run lives in a workdir: `config.json` (what was asked), `checkpoints/`
-(model, optimizer, step; written every `checkpoint_every` steps and on
-SIGTERM/SIGINT), `logs/` (TensorBoard). Running the same command again resumes
-at the saved step and, because the pipeline is a function of (seed, example
-index), on the same data.
+(model, optimizer, step; written every `checkpoint_every` steps, at the end and
+on SIGTERM/SIGINT), `logs/` (TensorBoard). Running the same command again
+resumes at the saved step and, because the pipeline is a function of (seed,
+example index), on the same data.
+
+Distribution (`strategy`): default (one device), mirrored (the local GPUs, or
+logical CPU devices), multiworker (TF_CONFIG), tpu. The input is built per
+input pipeline (`distribute_datasets_from_function`): each host decodes only
+its replicas' examples. The step is written for XLA/TPU: static shapes,
+stateless randomness keyed by each example's global position (so the
+trajectory does not depend on the replica layout, see
+`tfcodec.train.randomness`), no Python side effects inside. Gradients are
+summed over replicas first and clipped by their global norm after (Keras
+clips per replica, before its all-reduce, which would make N replicas train
+differently from one device).
+
+Robustness: `tf.train.CheckpointManager` writes a checkpoint completely
+before it updates the `checkpoint` index file (atomically), so a crash while
+saving leaves the previous checkpoint as the latest; at restore, a latest
+checkpoint that cannot be read (truncated, corrupted) is skipped for the one
+before it. A non-finite loss stops the run with `NonFiniteLoss` before
+anything is saved, so the last good checkpoint stays the latest.
 """
 
 import dataclasses
+import glob
 import json
 import math
 import os
+import re
 import signal
+import threading
 import time
 
+import numpy as np
 from absl import logging
 
 
@@ -26,6 +48,8 @@ class TrainConfig:
     batch: int = 8
     patch: int = 128
     learning_rate: float = 1e-4
+    lr_decay_steps: int = 0
+    lr_final_factor: float = 0.1
     clip_norm: float = 1.0
     seed: int = 0
     strategy: str = "default"
@@ -37,6 +61,10 @@ class TrainConfig:
     jit_compile: bool = False
     validation: str = ""
     validate_every: int = 5000
+    validation_images: int = 16
+    validation_size: int = 256
+    validation_qualities: str = "0,0.5,1"
+    data_dir: str = ""
 
 
 class NonFiniteLoss(RuntimeError):
@@ -60,90 +88,281 @@ def make_strategy(name, tpu=""):
     raise ValueError(f"unknown strategy {name!r}: default, mirrored, multiworker or tpu")
 
 
+def worker_role(strategy):
+    """(is_chief, task_id) of this process in a multi-worker cluster, (True, 0) otherwise."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    task_id = getattr(resolver, "task_id", None) or 0
+    if task_type in (None, "chief", "tpu_worker"):
+        return True, task_id
+    if task_type == "worker":
+        cluster = resolver.cluster_spec().as_dict()
+        return "chief" not in cluster and task_id == 0, task_id
+    return False, task_id
+
+
 def _save_config(config):
     os.makedirs(config.workdir, exist_ok=True)
     path = os.path.join(config.workdir, "config.json")
-    tmp = path + ".tmp"
+    tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
         json.dump(dataclasses.asdict(config), f, indent=2, sort_keys=True)
     os.replace(tmp, path)
 
 
-def train(config: TrainConfig, progress=True):
-    """Runs (or resumes) training until config.steps; returns the final step."""
+def load_initial_weights(model, path):
+    """--init-weights: a tfcodec weights bundle (.npz, or a shipped model's name) or a
+    Keras weights file. Used only when the workdir has no checkpoint yet."""
+    if path.endswith(".npz") or not os.path.exists(path):
+        from tfcodec.weights import assign_keras_weights, load_bundle, resolve
+
+        bundle = load_bundle(resolve(path))
+        assign_keras_weights(model, bundle.keras, source=path)
+        logging.info("initial weights from %s (model %s)", path, bundle.meta.get("model"))
+    else:
+        model.load_weights(path)
+
+
+def learning_rate_at(config, step):
+    """The learning rate for a (0-based) step, a TF scalar: constant, or with
+    `lr_decay_steps`, constant until the last that many steps of `steps`, then
+    log-linear down to `learning_rate * lr_final_factor` at `steps`.
+
+    The step assigns it to the optimizer's learning-rate variable every time
+    (rather than giving Keras a schedule): the optimizer's variables, hence the
+    checkpoint layout, stay the same with or without decay, and a resumed run
+    follows the flags it is given, not the rate saved in the checkpoint.
+    """
     import tensorflow as tf
 
-    from tfcodec.models import build_model
-    from tfcodec.train.data import training_dataset
+    base = tf.constant(config.learning_rate, tf.float32)
+    if not config.lr_decay_steps:
+        return base
+    start = float(max(config.steps - config.lr_decay_steps, 0))
+    progress = tf.clip_by_value((tf.cast(step, tf.float32) - start) / float(config.lr_decay_steps), 0.0, 1.0)
+    return base * tf.pow(tf.constant(config.lr_final_factor, tf.float32), progress)
 
-    _save_config(config)
-    strategy = make_strategy(config.strategy, config.tpu)
-    with strategy.scope():
-        model = build_model(config.model)
-        if config.init_weights:
-            model.load_weights(config.init_weights)
-        import keras
-        optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clip_norm or None)
-        optimizer.build(model.trainable_variables)
-        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
-    manager = tf.train.CheckpointManager(
-        checkpoint, os.path.join(config.workdir, "checkpoints"), max_to_keep=3)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).expect_partial()
-        logging.info("resumed from %s at step %d", manager.latest_checkpoint, int(step))
-    start = int(step)
-    if start >= config.steps:
-        return start
 
+def make_optimizer(config):
+    """Adam that applies gradients as given (the step all-reduces and clips them itself)."""
+    import keras
+
+    class Adam(keras.optimizers.Adam):
+        def _all_reduce_sum_gradients(self, grads_and_vars):
+            return list(grads_and_vars)
+
+    if not hasattr(keras.optimizers.Adam, "_all_reduce_sum_gradients"):
+        raise RuntimeError("this Keras no longer has Optimizer._all_reduce_sum_gradients; "
+                           "tfcodec.train.loop.make_optimizer needs updating")
+    return Adam(config.learning_rate)
+
+
+def _checkpoint_number(path):
+    match = re.search(r"-(\d+)$", path)
+    return int(match.group(1)) if match else -1
+
+
+def restore_candidates(directory):
+    """Checkpoint prefixes to try, newest first: those the index file lists, or, if the
+    index is missing or unreadable, every complete-looking ckpt-N.index."""
+    import tensorflow as tf
+
+    listed = []
+    try:
+        state = tf.train.get_checkpoint_state(directory)
+    except Exception as e:  # noqa: BLE001 - an unreadable index file is a reason to fall back
+        logging.warning("checkpoint index in %s unreadable (%s); scanning the files", directory, e)
+        state = None
+    if state is not None:
+        listed = [p if os.path.isabs(p) else os.path.join(directory, p)
+                  for p in list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]]
+    else:
+        listed = [p[:-len(".index")] for p in glob.glob(os.path.join(directory, "ckpt-*.index"))]
+    return sorted(set(listed), key=_checkpoint_number, reverse=True)
+
+
+def restore_latest_good(checkpoint, directory):
+    """Restores the newest readable checkpoint in `directory`; its path, or None."""
+    for path in restore_candidates(directory):
+        try:
+            checkpoint.restore(path).expect_partial()
+        except Exception as e:  # noqa: BLE001 - corrupted/partial files: try the one before
+            logging.warning("checkpoint %s unreadable (%s: %s); trying the previous one",
+                            path, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+            continue
+        return path
+    return None
+
+
+def _value(variable):
+    """An int64 (possibly distributed) variable as a Python int."""
+    return int(variable.read_value().numpy())
+
+
+def _scalar(value):
+    """A scalar tensor or (possibly distributed) variable as a Python float."""
+    import keras
+
+    if isinstance(value, keras.Variable):
+        value = value.value  # the tf.Variable (a MirroredVariable under a strategy)
+    if hasattr(value, "read_value"):
+        value = value.read_value()
+    return float(value.numpy())
+
+
+def _qualities(config, family):
+    if family == "recurrent":
+        return [1.0]
+    return [float(q) for q in config.validation_qualities.split(",") if q.strip()]
+
+
+def make_train_step(config, strategy, model, optimizer, step):
+    """The compiled training step: `train_step((images, indices), stop)` -> global metrics.
+
+    `images`/`indices` are per-replica values from the distributed dataset (plain
+    tensors with the default strategy); `stop` a float flag (> 0: this worker was
+    signalled). Returns the global batch's mean loss, bpp, mse and the stop flags
+    summed over replicas, and advances `step` (and the learning rate with it).
+    """
+    import tensorflow as tf
+
+    from tfcodec.train.randomness import QUALITY_STREAM, example_uniform, keyed_random
+
+    replicas = strategy.num_replicas_in_sync
     global_batch = config.batch
-    dataset = training_dataset(config.data, config.patch, global_batch, config.seed,
-                               start_example=start * global_batch)
-    dist_dataset = strategy.experimental_distribute_dataset(dataset)
-    quality_seed = tf.constant([config.seed, 1], tf.int64)
+    variables = model.trainable_variables
+    seed = config.seed
 
-    def step_fn(images, step_value):
-        replica = tf.distribute.get_replica_context()
-        local = tf.shape(images)[0]
-        seed = tf.stack([quality_seed[0] + step_value, tf.cast(replica.replica_id_in_sync_group, tf.int64)])
-        quality = tf.random.stateless_uniform((local,), seed)
-        with tf.GradientTape() as tape:
+    # XLA: the default strategy compiles the whole step; multi-device strategies compile
+    # each replica's forward and backward pass (the all-reduce and the update stay
+    # outside: a compiled cluster must not span devices); TPUStrategy compiles the
+    # replica function itself.
+    whole_step_jit = bool(config.jit_compile) and config.strategy == "default"
+    replica_jit = bool(config.jit_compile) and config.strategy in ("mirrored", "multiworker")
+
+    def loss_and_grads(images, indices):
+        quality = example_uniform(seed, indices, QUALITY_STREAM)
+        with keyed_random(seed, indices), tf.GradientTape() as tape:
             loss, aux = model.rd_loss(images, quality, training=True)
             scaled = tf.reduce_sum(loss) / global_batch
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return {"loss": tf.reduce_sum(loss) / global_batch,
+        grads = tape.gradient(scaled, variables)
+        sums = {"loss": tf.reduce_sum(loss) / global_batch,
                 "bpp": tf.reduce_sum(aux["bpp"]) / global_batch,
                 "mse": tf.reduce_sum(aux["mse"]) / global_batch}
+        return sums, grads
 
-    @tf.function(jit_compile=False)
-    def train_step(images):
-        per_replica = strategy.run(step_fn, args=(images, step))
+    if replica_jit:
+        loss_and_grads = tf.function(loss_and_grads, jit_compile=True, autograph=False)
+
+    def replica_step(images, indices, stop):
+        sums, grads = loss_and_grads(images, indices)
+        present = [i for i, g in enumerate(grads) if g is not None]
+        reduced = tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.SUM, [grads[i] for i in present])
+        if config.clip_norm:
+            reduced, _ = tf.clip_by_global_norm(reduced, config.clip_norm)
+        optimizer.apply_gradients(zip(reduced, [variables[i] for i in present]))
+        # a distinct tensor per replica; summed over replicas: > 0 iff any worker was signalled
+        return dict(sums, stop=tf.identity(stop) / replicas)
+
+    @tf.function(jit_compile=whole_step_jit, autograph=False)
+    def train_step(batch, stop):
+        images, indices = batch
+        optimizer.learning_rate.assign(learning_rate_at(config, step))
+        per_replica = strategy.run(replica_step, args=(images, indices, stop))
         step.assign_add(1)
         return {k: strategy.reduce("SUM", v, axis=None) for k, v in per_replica.items()}
 
-    writer = tf.summary.create_file_writer(os.path.join(config.workdir, "logs"))
+    return train_step
+
+
+def train(config: TrainConfig, progress=True, on_step=None):
+    """Runs (or resumes) training until config.steps; returns the final step.
+
+    `on_step(step, metrics)`, if given, is called after every step with the
+    global batch's mean loss, bpp and mse (floats).
+    """
+    import keras
+    import tensorflow as tf
+
+    from tfcodec.models import build_model, model_family
+    from tfcodec.train.data import training_examples
+
+    strategy = make_strategy(config.strategy, config.tpu)
+    is_chief, task_id = worker_role(strategy)
+    if is_chief:
+        _save_config(config)
+    replicas = strategy.num_replicas_in_sync
+    global_batch = config.batch
+    if global_batch % replicas:
+        raise ValueError(f"--batch {global_batch} is not a multiple of the {replicas} replicas")
+
+    keras.utils.set_random_seed(config.seed)  # the same initial weights on every worker and rerun
+    with strategy.scope():
+        model = build_model(config.model)
+        if config.init_weights:
+            load_initial_weights(model, config.init_weights)
+        optimizer = make_optimizer(config)
+        optimizer.build(model.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    checkpoint_dir = os.path.join(config.workdir, "checkpoints")
+    restored = restore_latest_good(checkpoint, checkpoint_dir)
+    if restored:
+        logging.info("resumed from %s at step %d", restored, _value(step))
+    # Only the chief writes the real checkpoints; the other workers take part in the
+    # save (it may need collectives) into a scratch folder deleted right after.
+    save_dir = checkpoint_dir if is_chief else os.path.join(config.workdir, f".worker-{task_id}-scratch")
+    manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=3)
+
+    start = _value(step)
+    if start >= config.steps:
+        return start
+
+    def dataset_fn(context):
+        return training_examples(
+            config.data, config.patch, global_batch, config.seed, start_example=start * global_batch,
+            replica_batch=context.get_per_replica_batch_size(global_batch),
+            num_pipelines=context.num_input_pipelines, pipeline_id=context.input_pipeline_id,
+            data_dir=config.data_dir or None)
+
+    dist_dataset = strategy.distribute_datasets_from_function(dataset_fn)
+    train_step = make_train_step(config, strategy, model, optimizer, step)
+
+    family = model_family(config.model)
+    validate = _make_validation(config, model, family, strategy) if config.validation else None
+    log_images = _make_image_logger(model, strategy)
+
+    writer = (tf.summary.create_file_writer(os.path.join(config.workdir, "logs")) if is_chief
+              else tf.summary.create_noop_writer())
     stop = {"signal": None}
 
     def _on_signal(signum, _frame):
         stop["signal"] = signum
 
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     bar = None
-    if progress:
+    if progress and is_chief:
         from tqdm import tqdm
         bar = tqdm(total=config.steps, initial=start, unit="step", dynamic_ncols=True, mininterval=5)
     try:
         tick, tick_step = time.time(), start
         sums = {"loss": 0.0, "bpp": 0.0, "mse": 0.0}
-        for images in dist_dataset:
-            metrics = train_step(images)
-            current = int(step)
+        for batch in dist_dataset:
+            metrics = train_step(batch, tf.constant(1.0 if stop["signal"] else 0.0))
+            current = _value(step)
             values = {k: float(v) for k, v in metrics.items()}
+            stopping = values.pop("stop") > 0
             if not all(math.isfinite(v) for v in values.values()):
                 raise NonFiniteLoss(
-                    f"loss became {values['loss']} at step {current}; the last good checkpoint "
-                    f"is {manager.latest_checkpoint} (resume lowers the risk with a smaller --lr)")
+                    f"non-finite training loss at step {current} (loss {values['loss']}, bpp "
+                    f"{values['bpp']}, mse {values['mse']}); nothing was saved after it: the last good "
+                    f"checkpoint is {manager.latest_checkpoint or restored or 'none (no checkpoint yet)'}. "
+                    f"Rerun to resume from it, with a lower --learning-rate or --clip-norm.")
+            if on_step is not None:
+                on_step(current, values)
             for k in sums:
                 sums[k] += values[k]
             if bar is not None:
@@ -152,24 +371,36 @@ def train(config: TrainConfig, progress=True):
                 rate = (current - tick_step) / max(time.time() - tick, 1e-9)
                 means = {k: v / (current - tick_step) for k, v in sums.items()}
                 psnr = 10 * math.log10(255.0**2 / max(means["mse"], 1e-10))
+                lr = _scalar(optimizer.learning_rate)
                 with writer.as_default(step=current):
                     for k, v in means.items():
                         tf.summary.scalar(f"train/{k}", v)
                     tf.summary.scalar("train/psnr", psnr)
                     tf.summary.scalar("train/steps_per_second", rate)
-                    tf.summary.scalar("train/learning_rate", float(optimizer.learning_rate))
-                logging.info("step %d loss %.4f bpp %.4f psnr %.2f dB  %.2f steps/s",
-                             current, means["loss"], means["bpp"], psnr, rate)
+                    tf.summary.scalar("train/learning_rate", lr)
+                if is_chief:
+                    logging.info("step %d loss %.4f bpp %.4f psnr %.2f dB lr %.3g  %.2f steps/s",
+                                 current, means["loss"], means["bpp"], psnr, lr, rate)
                 if bar is not None:
                     bar.set_postfix(bpp=f"{means['bpp']:.3f}", psnr=f"{psnr:.2f}")
                 tick, tick_step = time.time(), current
                 sums = {k: 0.0 for k in sums}
             if current % config.image_every == 0:
-                _log_images(writer, model, images, current, strategy)
-            if current % config.checkpoint_every == 0 or current >= config.steps or stop["signal"]:
+                log_images(writer, batch[0], current)
+            if validate is not None and (current % config.validate_every == 0 or current >= config.steps):
+                results = validate()
+                with writer.as_default(step=current):
+                    _write_validation(results)
+                if is_chief:
+                    logging.info("validation at step %d: %s", current, "; ".join(
+                        f"q{q:.2f}: {r['estimated_bpp']:.3f} bpp (est.) {r['psnr']:.2f} dB "
+                        f"ms-ssim {r['ms_ssim']:.4f}" for q, r in results.items()))
+            if current % config.checkpoint_every == 0 or current >= config.steps or stopping:
                 manager.save(checkpoint_number=current)
-            if stop["signal"]:
-                logging.warning("signal %d: checkpoint saved at step %d, stopping", stop["signal"], current)
+                if not is_chief:
+                    tf.io.gfile.rmtree(save_dir)
+            if stopping:
+                logging.warning("signal: checkpoint saved at step %d, stopping", current)
                 break
             if current >= config.steps:
                 break
@@ -179,15 +410,90 @@ def train(config: TrainConfig, progress=True):
         if bar is not None:
             bar.close()
         writer.flush()
-    return int(step)
+    return _value(step)
 
 
-def _log_images(writer, model, images, current, strategy):
+# -- validation ---------------------------------------------------------------
+
+
+def _first_replica(strategy, fn):
+    """A tf.function running `fn` on every replica with the same (undistributed) inputs and
+    returning the first local replica's result: model evaluations that work under every
+    strategy, TPU included (whose variables live on the cores)."""
     import tensorflow as tf
 
-    local = strategy.experimental_local_results(images)[0][:2]
-    with writer.as_default(step=current):
-        for quality in (0.0, 1.0):
-            out = model.forward(local, tf.fill((tf.shape(local)[0],), quality), training=False)
-            pair = tf.concat([local, tf.clip_by_value(out["x_hat"], 0.0, 1.0)], axis=2)
-            tf.summary.image(f"reconstruction/quality_{quality:.1f}", pair, max_outputs=2)
+    @tf.function(autograph=False)
+    def run(*args):
+        return tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0],
+                                     strategy.run(fn, args=args))
+
+    return run
+
+
+def _make_validation(config, model, family, strategy):
+    """A function returning {quality: {"estimated_bpp", "psnr", "ms_ssim"}} on the validation set."""
+    import tensorflow as tf
+
+    from tfcodec.train.data import validation_images
+
+    size = config.validation_size
+    if size < 192 or size % 64:
+        raise ValueError(f"--validation-size {size}: use a multiple of 64 of at least 192 "
+                         "(MS-SSIM's five scales need 176 pixels; the models pad to 64)")
+    images = validation_images(config.validation, config.validation_images or None, size)
+    images = images.unbatch().batch(4).cache()
+    qualities = _qualities(config, family)
+
+    def measure_fn(x, quality):
+        _, aux = model.rd_loss(x, tf.fill((tf.shape(x)[0],), quality), training=False)
+        original = tf.round(x * 255.0)
+        rebuilt = tf.round(tf.clip_by_value(aux["x_hat"], 0.0, 1.0) * 255.0)
+        return (aux["bpp"], tf.image.psnr(original, rebuilt, 255.0),
+                tf.image.ssim_multiscale(original, rebuilt, 255.0))
+
+    measure = _first_replica(strategy, measure_fn)
+
+    def run():
+        results = {}
+        for quality in qualities:
+            parts = [[], [], []]
+            for x in images:
+                for part, value in zip(parts, measure(x, tf.constant(quality, tf.float32))):
+                    part.append(value.numpy())
+            bpp, psnr, msssim = (float(np.mean(np.concatenate(p))) for p in parts)
+            results[quality] = {"estimated_bpp": bpp, "psnr": psnr, "ms_ssim": msssim}
+        return results
+
+    return run
+
+
+def _write_validation(results):
+    import tensorflow as tf
+
+    for quality, r in results.items():
+        tag = f"q{quality:.2f}"
+        tf.summary.scalar(f"val/estimated_bpp/{tag}", r["estimated_bpp"],
+                          description="estimated bpp: the entropy model's estimate on rounded "
+                                      "latents, not the length of a real bitstream")
+        tf.summary.scalar(f"val/psnr/{tag}", r["psnr"], description="PSNR (dB) on 0-255 RGB")
+        tf.summary.scalar(f"val/ms_ssim/{tag}", r["ms_ssim"], description="MS-SSIM on 0-255 RGB")
+        tf.summary.scalar(f"val/ms_ssim_db/{tag}", -10 * math.log10(max(1 - r["ms_ssim"], 1e-10)))
+
+
+def _make_image_logger(model, strategy):
+    import tensorflow as tf
+
+    def reconstruct_fn(x, quality):
+        out = model.forward(x, tf.fill((tf.shape(x)[0],), quality), training=False)
+        return tf.concat([x, tf.clip_by_value(out["x_hat"], 0.0, 1.0)], axis=2)
+
+    reconstruct = _first_replica(strategy, reconstruct_fn)
+
+    def log(writer, images, current):
+        local = strategy.experimental_local_results(images)[0][:2]
+        with writer.as_default(step=current):
+            for quality in (0.0, 1.0):
+                pair = reconstruct(local, tf.constant(quality, tf.float32))
+                tf.summary.image(f"reconstruction/quality_{quality:.1f}", pair, max_outputs=2)
+
+    return log

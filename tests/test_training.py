@@ -1,0 +1,457 @@
+"""Tests for `tfcodec train`: tfds input pipelines, keyed randomness, resumable runs,
+checkpoint safety, NaN stop, validation/TensorBoard, XLA.
+
+Images are generated in tmp folders (never /work/shared); the model is a tiny
+hyperprior registered here for the tests only. Distribution tests (mirrored over
+two logical CPUs, two workers) are in test_distributed.py.
+"""
+
+import dataclasses
+import glob
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tfcodec.models import register_model
+from tfcodec.models.config import HyperpriorConfig
+from tfcodec.train import data as data_lib
+from tfcodec.train import loop
+from tfcodec.train.randomness import example_uniform, keyed_random
+
+TINY = HyperpriorConfig("mbt2018-mean", 8, 8, 8, 8)
+PATCH = 64
+N = 3  # steps of each half of the resume test
+
+
+def _build_tiny(cls=None):
+    from tfcodec.models.hyperprior import HyperpriorCodec
+
+    model = (cls or HyperpriorCodec)(TINY, name="test_train_tiny")
+    model.forward(tf.zeros((1, 64, 64, 3)), tf.zeros((1,)), training=False)
+    return model
+
+
+def _build_nan():
+    from tfcodec.models.hyperprior import HyperpriorCodec
+
+    class Diverged(HyperpriorCodec):
+        """The tiny model whose loss has become NaN (same variables: restores its checkpoints)."""
+
+        def rd_loss(self, x, quality, training=True):
+            loss, aux = super().rd_loss(x, quality, training)
+            return loss + tf.constant(float("nan")), aux
+
+    return _build_tiny(Diverged)
+
+
+register_model("test-train-tiny", _build_tiny, "hyperprior")
+register_model("test-train-tiny-nan", _build_nan, "hyperprior")
+
+
+def write_images(folder, count=9, seed=0):
+    """Smooth noisy colour images of assorted sizes and modes, some smaller than PATCH."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(os.path.join(folder, "nested", "deeper"), exist_ok=True)
+    sizes = [(80, 120), (40, 50), (130, 90), (64, 64), (100, 200), (70, 66), (150, 100), (30, 90), (96, 128)]
+    for i in range(count):
+        h, w = sizes[i % len(sizes)]
+        yy, xx = np.mgrid[0:h, 0:w]
+        base = np.stack([xx * 255 / w, yy * 255 / h, 128 + 90 * np.sin((xx + yy) / 7 + i)], -1)
+        rgb = np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
+        sub = ["", "nested", os.path.join("nested", "deeper")][i % 3]
+        if i == 4:
+            Image.fromarray(rgb[..., 0]).save(os.path.join(folder, sub, f"grey{i}.png"))
+        elif i == 5:
+            Image.fromarray(np.dstack([rgb, np.full((h, w), 200, np.uint8)])).save(
+                os.path.join(folder, sub, f"alpha{i}.png"))
+        elif i % 2:
+            Image.fromarray(rgb).save(os.path.join(folder, sub, f"photo{i}.jpg"), quality=90)
+        else:
+            Image.fromarray(rgb).save(os.path.join(folder, sub, f"image{i}.png"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    return write_images(str(tmp_path_factory.mktemp("photos")))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("tfds"))
+
+
+def _config(workdir, images, data_dir, **overrides):
+    values = {"model": "test-train-tiny", "data": images, "workdir": str(workdir), "steps": 2 * N, "batch": 4,
+              "patch": PATCH, "checkpoint_every": N, "log_every": 2, "image_every": 1000, "data_dir": data_dir}
+    return loop.TrainConfig(**{**values, **overrides})
+
+
+def _run(config, **kwargs):
+    losses = {}
+    final = loop.train(config, progress=False,
+                       on_step=lambda step, metrics: losses.__setitem__(step, metrics["loss"]), **kwargs)
+    return final, losses
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def test_folder_pipeline_through_tfds(images, data_dir):
+    batches = list(data_lib.training_examples(images, PATCH, 4, seed=3, data_dir=data_dir).take(5))
+    for crops, indices in batches:
+        assert crops.shape == (4, PATCH, PATCH, 3) and crops.dtype == tf.float32
+        assert 0.0 <= float(tf.reduce_min(crops)) and float(tf.reduce_max(crops)) <= 1.0
+    assert np.concatenate([i.numpy() for _, i in batches]).tolist() == list(range(20))
+    # prepared once, as a tfds dataset under the data dir
+    assert glob.glob(os.path.join(data_dir, "tfcodec_folders", "*", "tfcodec_image_folder", "1.0.0",
+                                  "*.tfrecord*"))
+    # static shapes for XLA, same signature as before, deterministic for a seed
+    plain = data_lib.training_dataset(images, PATCH, 4, 3, 0, data_dir=data_dir)
+    assert plain.element_spec.shape.as_list() == [4, PATCH, PATCH, 3]
+    again = next(iter(plain))
+    np.testing.assert_array_equal(again.numpy(), batches[0][0].numpy())
+    other = next(iter(data_lib.training_dataset(images, PATCH, 4, 4, 0, data_dir=data_dir)))
+    assert np.abs(other.numpy() - again.numpy()).max() > 0.05
+
+
+def test_resume_skips_to_the_same_examples(images, data_dir):
+    full = list(data_lib.training_examples(images, PATCH, 4, seed=1, data_dir=data_dir).take(7))
+    resumed = list(data_lib.training_examples(images, PATCH, 4, seed=1, start_example=12,
+                                              data_dir=data_dir).take(4))
+    for a, b in zip(full[3:], resumed):
+        np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
+        np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+
+
+def test_every_epoch_is_a_new_permutation(images, data_dir):
+    source = data_lib.open_source(images, data_dir)
+    n = source.num_examples
+    assert n == 9
+    records = [r.numpy() for _, r in data_lib._endless_records(source, 5, 0, 2048).take(3 * n)]
+    digests = [hashlib.sha1(r).hexdigest() for r in records]
+    epochs = [digests[k * n:(k + 1) * n] for k in range(3)]
+    for epoch in epochs:
+        assert sorted(epoch) == sorted(epochs[0]) and len(set(epoch)) == n
+    assert epochs[0] != epochs[1] or epochs[1] != epochs[2]
+    # small windows (big records) still visit everything once per epoch
+    small = data_lib._endless_records(source, 5, 0, 4).take(2 * n)
+    digests = [hashlib.sha1(r.numpy()).hexdigest() for _, r in small]
+    assert sorted(digests[:n]) == sorted(digests[n:]) == sorted(epochs[0])
+
+
+def test_pipeline_shards_make_up_the_global_batch(images, data_dir):
+    whole = list(data_lib.training_examples(images, PATCH, 4, seed=2, data_dir=data_dir).take(3))
+    shards = [list(data_lib.training_examples(images, PATCH, 4, seed=2, replica_batch=1, num_pipelines=2,
+                                              pipeline_id=p, data_dir=data_dir).take(6)) for p in (0, 1)]
+    for step in range(3):
+        got = [shards[p][2 * step + r] for p in (0, 1) for r in (0, 1)]
+        np.testing.assert_array_equal(np.concatenate([g[1].numpy() for g in got]), whole[step][1].numpy())
+        np.testing.assert_array_equal(np.concatenate([g[0].numpy() for g in got]), whole[step][0].numpy())
+
+
+def test_legacy_files_source(images):
+    crops = next(iter(data_lib.training_dataset("files:" + images, PATCH, 3, seed=0)))
+    assert crops.shape == (3, PATCH, PATCH, 3)
+
+
+def test_broken_and_unusual_files_are_handled(tmp_path, data_dir):
+    folder = write_images(str(tmp_path / "mixed"), count=3)
+    with open(os.path.join(folder, "broken.jpg"), "wb") as f:
+        f.write(b"not an image")
+    Image.fromarray(np.zeros((70, 80, 3), np.uint8) + 90).save(os.path.join(folder, "scan.tiff"))
+    source = data_lib.open_source(folder, data_dir)
+    assert source.num_examples == 4  # broken skipped, TIFF converted
+    crops = next(iter(data_lib.training_dataset(folder, PATCH, 8, data_dir=data_dir)))
+    assert crops.shape == (8, PATCH, PATCH, 3)
+    validation = list(data_lib.validation_images(folder, size=96))
+    assert len(validation) == 3 and all(v.shape == (1, 96, 96, 3) for v in validation)  # broken skipped
+
+
+def test_tfds_spec_parsing():
+    assert data_lib.parse_tfds_spec("clic") == ("clic", "train")
+    assert data_lib.parse_tfds_spec("clic:validation") == ("clic", "validation")
+    assert data_lib.parse_tfds_spec("clic:train[:90%]") == ("clic", "train[:90%]")
+    assert data_lib.parse_tfds_spec("div2k/bicubic_x2:2.0.0") == ("div2k/bicubic_x2:2.0.0", "train")
+    assert data_lib.parse_tfds_spec("div2k/bicubic_x2:2.0.0:validation") == (
+        "div2k/bicubic_x2:2.0.0", "validation")
+
+
+def _build_catalog_dataset(data_dir):
+    """A div2k-like tfds dataset (hr/lr image features), prepared locally with tfds."""
+    import tensorflow_datasets as tfds
+
+    os.makedirs(data_dir, exist_ok=True)
+
+    class TfcodecTestSr(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+        VERSION = tfds.core.Version("1.0.0")
+        code_path = None  # nothing to download: no checksums file
+        pkg_dir_path = tfds.core.Path(data_dir)  # metadata folder (tests/ is not a package)
+
+        def _info(self):
+            return self.dataset_info_from_configs(features=tfds.features.FeaturesDict({
+                "lr": tfds.features.Image(shape=(None, None, 3)),
+                "hr": tfds.features.Image(shape=(None, None, 3)),
+                "id": tfds.features.Scalar(np.int64)}))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples(range(6)), "validation": self._generate_examples(range(6, 8))}
+
+        def _generate_examples(self, ids):
+            rng = np.random.default_rng(0)
+            for i in ids:
+                hr = rng.integers(0, 256, (72 + 8 * i, 96, 3), dtype=np.uint8)
+                yield i, {"hr": hr, "lr": hr[::4, ::4], "id": i}
+
+    TfcodecTestSr(data_dir=data_dir).download_and_prepare()
+
+
+def test_tfds_catalog_dataset_by_name(tmp_path):
+    data_dir = str(tmp_path / "catalog")
+    _build_catalog_dataset(data_dir)
+    source = data_lib.open_source("tfds:tfcodec_test_sr", data_dir)  # read from its files, no code
+    assert source.key == "hr" and source.num_examples == 6
+    crops, indices = next(iter(data_lib.training_examples("tfds:tfcodec_test_sr:validation", PATCH, 4,
+                                                          data_dir=data_dir)))
+    assert crops.shape == (4, PATCH, PATCH, 3) and indices.numpy().tolist() == [0, 1, 2, 3]
+    assert data_lib.open_source("tfds:tfcodec_test_sr:train[:50%]", data_dir).num_examples == 3
+    with pytest.raises(ValueError, match="tfds:no_such_dataset_here"):
+        data_lib.open_source("tfds:no_such_dataset_here", data_dir)
+
+
+# ----------------------------------------------------------------------------- randomness
+
+
+def test_keyed_randomness_ignores_batch_layout():
+    a = example_uniform(7, tf.constant([10, 11, 12, 13], tf.int64), 3, [5, 2])
+    b = example_uniform(7, tf.constant([12, 13], tf.int64), 3, [5, 2])
+    np.testing.assert_array_equal(a.numpy()[2:], b.numpy())
+    assert not np.array_equal(a.numpy()[0], a.numpy()[1])
+    c = example_uniform(8, tf.constant([10], tf.int64), 3, [5, 2])
+    assert not np.array_equal(a.numpy()[0], c.numpy()[0])
+    big = example_uniform(0, tf.range(500, dtype=tf.int64), 1, [200]).numpy()
+    assert abs(big.mean() - 0.5) < 0.01 and big.min() >= 0 and big.max() < 1
+
+    original = tf.random.uniform
+    with keyed_random(7, tf.constant([12, 13], tf.int64)) as context:
+        noise = tf.random.uniform((2, 5, 2), -0.5, 0.5)
+        other = tf.random.uniform((3,))  # not per-example: passed through
+    assert tf.random.uniform is original
+    assert context["calls"] == 1 and context["unkeyed"] == 1 and other.shape == (3,)
+    np.testing.assert_allclose(noise.numpy(), example_uniform(
+        7, tf.constant([12, 13], tf.int64), 1000, [5, 2]).numpy() - 0.5, atol=1e-7)
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def _events(workdir):
+    tags = set()
+    for path in glob.glob(os.path.join(workdir, "logs", "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(v.tag for v in event.summary.value)
+    return tags
+
+
+@pytest.fixture(scope="module")
+def reference_run(images, data_dir, tmp_path_factory):
+    """2N steps in one go, with validation, images and a learning-rate decay."""
+    workdir = tmp_path_factory.mktemp("reference")
+    config = _config(workdir, images, data_dir, validation=images, validate_every=N, validation_images=3,
+                     validation_size=192, validation_qualities="0,1", image_every=N,
+                     lr_decay_steps=2, lr_final_factor=0.5)
+    final, losses = _run(config)
+    return str(workdir), final, losses, config
+
+
+def test_run_logs_checkpoints_and_validates(reference_run):
+    workdir, final, losses, _ = reference_run
+    assert final == 2 * N and sorted(losses) == list(range(1, 2 * N + 1))
+    assert all(np.isfinite(v) for v in losses.values())
+    assert os.path.exists(os.path.join(workdir, "config.json"))
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith(f"ckpt-{2 * N}")
+    assert os.path.exists(os.path.join(workdir, "checkpoints", f"ckpt-{N}.index"))
+    tags = _events(workdir)
+    for tag in ("train/loss", "train/bpp", "train/psnr", "train/learning_rate", "train/steps_per_second",
+                "val/estimated_bpp/q0.00", "val/psnr/q1.00", "val/ms_ssim/q1.00", "val/ms_ssim_db/q0.00",
+                "reconstruction/quality_1.0"):
+        assert tag in tags, (tag, sorted(tags))
+
+
+def test_sigterm_checkpoint_and_resume_match_one_run(reference_run, images, data_dir, tmp_path):
+    _, _, reference, config = reference_run
+    config = dataclasses.replace(config, workdir=str(tmp_path / "interrupted"), validation="")
+
+    def stop_at(step, metrics):
+        got[step] = metrics["loss"]
+        if step == N - 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # seen at the next step, by every worker
+
+    got = {}
+    first = loop.train(config, progress=False, on_step=stop_at)
+    assert first == N  # checkpointed on the signal, and stopped
+    assert tf.train.latest_checkpoint(os.path.join(config.workdir, "checkpoints")).endswith(f"ckpt-{N}")
+    final, rest = _run(config)  # rerun = resume at N, on the same data and randomness
+    assert final == 2 * N and min(rest) == N + 1
+    got.update(rest)
+    np.testing.assert_allclose([got[s] for s in sorted(reference)], [reference[s] for s in sorted(reference)],
+                               rtol=1e-4)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(reference_run, tmp_path):
+    workdir, _, _, config = reference_run
+    copy = str(tmp_path / "diverging")
+    shutil.copytree(workdir, copy)
+    config = dataclasses.replace(config, workdir=copy, model="test-train-tiny-nan", steps=4 * N, validation="")
+    before = sorted(os.listdir(os.path.join(copy, "checkpoints")))
+    with pytest.raises(loop.NonFiniteLoss, match=f"non-finite training loss at step {2 * N + 1}.*ckpt-{2 * N}"):
+        loop.train(config, progress=False)
+    assert sorted(os.listdir(os.path.join(copy, "checkpoints"))) == before
+
+
+def _checkpoint_of(model_name="test-train-tiny"):
+    from tfcodec.models import build_model
+
+    model = build_model(model_name)
+    optimizer = loop.make_optimizer(loop.TrainConfig(model="", data="", workdir=""))
+    optimizer.build(model.trainable_variables)
+    step = tf.Variable(0, dtype=tf.int64)
+    return tf.train.Checkpoint(model=model, optimizer=optimizer, step=step), step
+
+
+def test_corrupted_latest_checkpoint_falls_back(reference_run, tmp_path):
+    workdir, *_ = reference_run
+    copy = str(tmp_path / "corrupted")
+    shutil.copytree(workdir, copy)
+    directory = os.path.join(copy, "checkpoints")
+    # a save that died before the index update: files of ckpt-99 that no index lists
+    with open(os.path.join(directory, "ckpt-99.index"), "wb") as f:
+        f.write(b"\x00partial")
+    os.makedirs(os.path.join(directory, "ckpt-99_temp"))
+    checkpoint, step = _checkpoint_of()
+    assert loop.restore_latest_good(checkpoint, directory).endswith(f"ckpt-{2 * N}")
+    assert int(step.numpy()) == 2 * N
+    # the listed latest checkpoint damaged afterwards (truncated data): the one before is used
+    data = glob.glob(os.path.join(directory, f"ckpt-{2 * N}.data-*"))[0]
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) // 2)
+    checkpoint, step = _checkpoint_of()
+    assert loop.restore_latest_good(checkpoint, directory).endswith(f"ckpt-{N}")
+    assert int(step.numpy()) == N
+
+
+def test_restores_checkpoints_of_the_first_version(tmp_path):
+    """The layout the running jobs write (plain Keras Adam with global_clipnorm) restores here."""
+    import keras
+
+    from tfcodec.models import build_model
+
+    keras.utils.set_random_seed(1)
+    model = build_model("test-train-tiny")
+    optimizer = keras.optimizers.Adam(3e-4, global_clipnorm=1.0)
+    optimizer.build(model.trainable_variables)
+    optimizer.apply([tf.ones_like(v) for v in model.trainable_variables])
+    step = tf.Variable(17, dtype=tf.int64, name="step")
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model, optimizer=optimizer, step=step),
+                                         str(tmp_path), max_to_keep=3)
+    manager.save(checkpoint_number=17)
+    checkpoint, restored_step = _checkpoint_of()
+    assert loop.restore_latest_good(checkpoint, str(tmp_path)).endswith("ckpt-17")
+    assert int(restored_step.numpy()) == 17
+    for a, b in zip(checkpoint.optimizer.variables, optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for a, b in zip(checkpoint.model.weights, model.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_init_weights_from_a_bundle(tmp_path):
+    import keras
+
+    from tfcodec.models import build_model
+    from tfcodec.weights import keras_weights_of, save_bundle
+
+    keras.utils.set_random_seed(5)
+    source = build_model("test-train-tiny")
+    path = str(tmp_path / "start.npz")
+    save_bundle(path, {"model": "test-train-tiny", "family": "hyperprior", "step": 0},
+                keras_weights_of(source), {})
+    keras.utils.set_random_seed(6)
+    model = build_model("test-train-tiny")
+    loop.load_initial_weights(model, path)
+    for a, b in zip(model.weights, source.weights):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b).astype(np.float16), rtol=1e-3)
+
+
+def test_learning_rate_decay():
+    config = loop.TrainConfig(model="", data="", workdir="", steps=100, learning_rate=1e-3,
+                              lr_decay_steps=40, lr_final_factor=0.01)
+    rates = [float(loop.learning_rate_at(config, s)) for s in (0, 60, 80, 100, 150)]
+    np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-4, 1e-5, 1e-5], rtol=1e-5)
+    constant = dataclasses.replace(config, lr_decay_steps=0)
+    assert float(loop.learning_rate_at(constant, 99)) == pytest.approx(1e-3)
+
+
+KILL_DURING_SAVE = textwrap.dedent("""
+    import sys, tensorflow as tf
+    big = tf.Variable(tf.zeros((24, 1024, 1024)))
+    step = tf.Variable(0, dtype=tf.int64)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(big=big, step=step), sys.argv[1], max_to_keep=2)
+    for k in range(1, 1000):
+        step.assign(k)
+        big.assign(tf.fill(big.shape, float(k)))
+        print("saving", k, flush=True)
+        manager.save(checkpoint_number=k)
+""")
+
+
+def test_kill_during_save_keeps_the_last_good_checkpoint(tmp_path):
+    """SIGKILL a process while it writes a 100 MB checkpoint: the index still names a good one."""
+    directory = str(tmp_path / "killed")
+    process = subprocess.Popen([sys.executable, "-c", KILL_DURING_SAVE, directory],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:
+            if line.startswith("saving 3"):  # checkpoints 1 and 2 written, 3 being written
+                time.sleep(0.1)
+                process.kill()
+                break
+    finally:
+        process.kill()
+        process.wait()
+    big = tf.Variable(tf.zeros((24, 1024, 1024)))
+    step = tf.Variable(0, dtype=tf.int64)
+    path = loop.restore_latest_good(tf.train.Checkpoint(big=big, step=step), directory)
+    k = int(step.numpy())
+    assert path.endswith(f"ckpt-{k}") and k >= 2
+    assert float(tf.reduce_min(big)) == float(tf.reduce_max(big)) == float(k)
+
+
+@pytest.mark.slow
+def test_one_step_runs_under_xla(reference_run, images, data_dir, tmp_path):
+    _, _, reference, _ = reference_run
+    config = _config(tmp_path / "jit", images, data_dir, steps=1, jit_compile=True,
+                     lr_decay_steps=2, lr_final_factor=0.5)
+    final, losses = _run(config)
+    assert final == 1
+    np.testing.assert_allclose(losses[1], reference[1], rtol=1e-3)
+
+
+def test_cli_flags():
+    from tfcodec.cli import build_parser
+
+    args = build_parser(only="train").parse_args(
+        ["train", "--model", "cw2020-small", "--data", "tfds:clic", "--workdir", "w", "--strategy", "tpu",
+         "--tpu", "grpc://10.0.0.2:8470", "--jit-compile", "--validation", "v", "--validate-every", "7",
+         "--lr-decay-steps", "100", "--lr-final-factor", "0.1", "--data-dir", "d"])
+    assert args.strategy == "tpu" and args.jit_compile is True and args.validate_every == 7
+    assert args.lr_decay_steps == 100 and args.data_dir == "d" and args.data == "tfds:clic"
