@@ -242,12 +242,14 @@ def test_keyed_randomness_ignores_batch_layout():
     big = example_uniform(0, tf.range(500, dtype=tf.int64), 1, [200]).numpy()
     assert abs(big.mean() - 0.5) < 0.01 and big.min() >= 0 and big.max() < 1
 
-    original = tf.random.uniform
+    from tfcodec.ops import random_uniform
+
     with keyed_random(7, tf.constant([12, 13], tf.int64)) as context:
-        noise = tf.random.uniform((2, 5, 2), -0.5, 0.5)
-        other = tf.random.uniform((3,))  # not per-example: passed through
-    assert tf.random.uniform is original
+        noise = random_uniform((2, 5, 2), -0.5, 0.5)
+        other = random_uniform((3,))  # not per-example: passed through
     assert context["calls"] == 1 and context["unkeyed"] == 1 and other.shape == (3,)
+    outside = random_uniform((2, 5, 2), -0.5, 0.5)  # the provider is gone after the block
+    assert not np.allclose(outside.numpy(), noise.numpy())
     np.testing.assert_allclose(noise.numpy(), example_uniform(
         7, tf.constant([12, 13], tf.int64), 1000, [5, 2]).numpy() - 0.5, atol=1e-7)
 

@@ -16,14 +16,14 @@ from tfcodec.entropy.densities import DeepFactorized, gaussian_likelihood, scale
 from tfcodec.models import transforms
 from tfcodec.models.config import HyperpriorConfig
 from tfcodec.models.gains import QualityGains, lambda_for_quality
-from tfcodec.ops import round_straight_through
+from tfcodec.ops import random_uniform, round_straight_through
 
 # Downsampling of the whole model: images are padded to a multiple of this.
 STRIDE = 64
 
 
 def _uniform_noise(x):
-    return x + tf.random.uniform(tf.shape(x), -0.5, 0.5, dtype=x.dtype)
+    return x + random_uniform(tf.shape(x), -0.5, 0.5, dtype=x.dtype)
 
 
 @keras.saving.register_keras_serializable("tfcodec")

@@ -14,19 +14,15 @@ The hash is "lowbias32" (C. Wellons' integer hash, an avalanche-tested
 xorshift-multiply mix) on uint32: a few integer ops per number, stateless, the
 same on CPU, GPU and under XLA/TPU, with no random-op state to checkpoint.
 
-The models draw their noise with ``tf.random.uniform`` (hyperprior: uniform
-quantisation noise; recurrent: stochastic binarisation). `keyed_random` makes
-those calls keyed, without changing the model code: while it is active in the
-current thread (it is entered inside the replica function, i.e. at trace
-time), ``tf.random.uniform`` with a static leading batch dimension equal to the
-number of examples returns keyed numbers; any other call goes to the original
-function. The replacement is installed only while at least one thread is inside
-`keyed_random` (reference-counted under a lock; MirroredStrategy traces its
-replicas in parallel threads) and then removed.
+The models draw their noise through ``tfcodec.ops.random_uniform``
+(hyperprior: uniform quantisation noise; recurrent: stochastic binarisation).
+`keyed_random` installs a provider there (per thread; MirroredStrategy traces
+its replicas in parallel threads): a draw with a static leading batch
+dimension equal to the number of examples gets keyed numbers, any other draw
+falls back to ``tf.random.uniform``.
 """
 
 import contextlib
-import threading
 
 import tensorflow as tf
 
@@ -97,56 +93,35 @@ def example_uniform(seed, indices, stream, shape=(), dtype=tf.float32):
     return tf.reshape(_to_unit(bits, dtype), out_shape)
 
 
-# -- making the models' tf.random.uniform calls keyed ------------------------
-
-_local = threading.local()
-_lock = threading.Lock()
-_installed = {"count": 0, "original": None}
-
-
-def _keyed_uniform(shape, minval=0, maxval=None, dtype=tf.float32, seed=None, name=None):
-    original = _installed["original"]
-    context = getattr(_local, "context", None)
-    dtype = tf.as_dtype(dtype)
-    if context is None or not dtype.is_floating:
-        return original(shape, minval, maxval, dtype, seed, name)
-    static = tf.get_static_value(tf.convert_to_tensor(shape))
-    if static is None or len(static) == 0 or int(static[0]) != context["batch"]:
-        context["unkeyed"] += 1
-        return original(shape, minval, maxval, dtype, seed, name)
-    stream = NOISE_STREAM_BASE + context["calls"]
-    context["calls"] += 1
-    u = example_uniform(context["seed"], context["indices"], stream, [int(s) for s in static[1:]], dtype)
-    maxval = 1.0 if maxval is None else maxval
-    return tf.cast(minval, dtype) + (tf.cast(maxval, dtype) - tf.cast(minval, dtype)) * u
+# -- keying the models' draws (tfcodec.ops.random_uniform) ---------------------
 
 
 @contextlib.contextmanager
 def keyed_random(seed, indices):
-    """Inside: tf.random.uniform((batch, ...)) is keyed by the examples' global indices.
+    """Inside: the models' random_uniform((batch, ...)) draws are keyed by the examples' indices.
 
     `indices` must have a static length (the per-replica batch). The n-th such
-    call in the traced function gets stream NOISE_STREAM_BASE + n, so calls are
+    draw in the traced function gets stream NOISE_STREAM_BASE + n, so draws are
     independent of each other and stable across traces. Yields a dict whose
-    "calls"/"unkeyed" counters say how many calls were keyed / passed through.
+    "calls"/"unkeyed" counters say how many draws were keyed / passed through.
     """
+    from tfcodec.ops import uniform_provider
+
     batch = indices.shape[0]
     if batch is None:
         raise ValueError("keyed_random needs a static batch size (batch with drop_remainder=True)")
     context = {"seed": seed, "indices": indices, "batch": int(batch), "calls": 0, "unkeyed": 0}
-    with _lock:
-        if _installed["count"] == 0:
-            _installed["original"] = tf.random.uniform
-            tf.random.uniform = _keyed_uniform
-        _installed["count"] += 1
-    previous = getattr(_local, "context", None)
-    _local.context = context
-    try:
+
+    def keyed(shape, minval, maxval, dtype):
+        dtype = tf.as_dtype(dtype)
+        static = tf.get_static_value(tf.convert_to_tensor(shape))
+        if not dtype.is_floating or static is None or len(static) == 0 or int(static[0]) != context["batch"]:
+            context["unkeyed"] += 1
+            return None
+        stream = NOISE_STREAM_BASE + context["calls"]
+        context["calls"] += 1
+        u = example_uniform(context["seed"], context["indices"], stream, [int(s) for s in static[1:]], dtype)
+        return tf.cast(minval, dtype) + (tf.cast(maxval, dtype) - tf.cast(minval, dtype)) * u
+
+    with uniform_provider(keyed):
         yield context
-    finally:
-        _local.context = previous
-        with _lock:
-            _installed["count"] -= 1
-            if _installed["count"] == 0:
-                tf.random.uniform = _installed["original"]
-                _installed["original"] = None
