@@ -40,6 +40,32 @@ def calibration_crops(folder, count, size=256, seed=0):
     return crops
 
 
+def restore_model(model, path):
+    """Loads every model variable of a training checkpoint, or fails saying which are missing.
+
+    tf.train.Checkpoint does not follow the Python lists in which the models
+    keep some layers (slice nets, factorized-density parameters), but the
+    optimizer tracks every trainable variable: restoring through an optimizer
+    built on the model's variables (as the training loop builds it) reaches
+    them all. The check afterwards makes a silent partial restore impossible.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    before = [np.array(v.numpy()) for v in model.weights]
+    status = tf.train.Checkpoint(model=model, optimizer=optimizer).restore(path)
+    status.expect_partial()
+    reader = tf.train.load_checkpoint(path)
+    unchanged = [v.path for v, old in zip(model.weights, before)
+                 if np.array_equal(old, v.numpy()) and np.std(old) > 0]
+    if unchanged and reader.get_variable_to_shape_map():
+        raise RuntimeError(f"checkpoint {path} did not restore {len(unchanged)} variables of "
+                           f"{model.name} (e.g. {unchanged[:3]}); is it from another architecture?")
+
+
 def export_from_checkpoint(workdir, out, calibration_folder, count=16):
     import json
 
@@ -54,7 +80,7 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
     latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     if not latest:
         raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
-    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    restore_model(model, latest)
     step = int(latest.rsplit("-", 1)[-1])
     # Round to the stored precision first: tables and integer nets must be
     # derived from exactly the weights that ship.
