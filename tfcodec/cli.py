@@ -7,6 +7,7 @@ name so that `tfcodec info` does not pay for importing TensorFlow.
 
 import argparse
 import importlib
+import os
 import sys
 
 from tfcodec.errors import FormatError
@@ -22,6 +23,9 @@ SUBCOMMANDS = {
     "eval": ("tfcodec.evaluate.cli", "rate-distortion evaluation against classical codecs"),
     "truncate": ("tfcodec.commands.truncate", "cut a progressive stream to fewer iterations"),
 }
+
+# Subcommands that load a model; `info` and --help stay free of TensorFlow.
+USES_TENSORFLOW = {"compress", "decompress", "train", "export-weights", "eval", "truncate"}
 
 
 def build_parser(only=None):
@@ -44,9 +48,35 @@ def build_parser(only=None):
     return parser
 
 
+def _quiet_tensorflow_start():
+    """Imports TensorFlow with its C++ start-up chatter (CUDA probing, oneDNN notes) muted.
+
+    That chatter goes to file descriptor 2 before Python's logging exists, so
+    it is muted at the descriptor, for the import and the device set-up only.
+    Set TF_CPP_MIN_LOG_LEVEL=0 to see it.
+    """
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow as tf
+                tf.config.list_logical_devices()
+            except ImportError:
+                pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     wanted = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    if wanted in USES_TENSORFLOW and not {"-h", "--help"} & set(argv):
+        _quiet_tensorflow_start()
     parser = build_parser(only=wanted)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
