@@ -34,11 +34,10 @@ import json
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-# Downsampling of the whole model: images are padded to a multiple of this.
-STRIDE = 16
+from tfcodec.codecs.recurrent import STRIDE, checkerboard  # noqa: F401  (numpy helpers shared with coding)
+from tfcodec.ops import random_uniform
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +126,9 @@ class ConvLSTMCell(keras.layers.Layer):
         self.conv_x = _conv(4 * units, kernel, stride, name=f"{self.name}_x")
         self.conv_h = _conv(4 * units, hidden_kernel, name=f"{self.name}_h", use_bias=False)
 
+    def build(self, input_shape):
+        pass  # the convolutions build on first use (the hidden one from the second step)
+
     def call(self, x, state=None):
         gates = self.conv_x(x)
         if state is not None:
@@ -155,6 +157,9 @@ class ConvGRUCell(keras.layers.Layer):
         if residual:
             self.conv_o = _conv(units, 1, stride, name=f"{self.name}_o")
 
+    def build(self, input_shape):
+        pass  # the convolutions build on first use (the hidden ones from the second step)
+
     def call(self, x, state=None):
         zx, rx, nx = tf.split(self.conv_x(x), 3, axis=-1)
         if state is None:
@@ -179,46 +184,22 @@ def _make_cell(config, units, stride, hidden_kernel, name):
 # ----------------------------------------------------------------------------- binarizer
 
 
-def binarize(x, training, seed=None):
+def binarize(x, training):
     """tanh outputs in (-1, 1) -> bits in {-1, +1}.
 
     Training: +1 with probability (1 + x) / 2 (unbiased), gradient of the identity.
     Inference: the sign, with 0 -> +1.
     """
     if training:
-        u = tf.random.uniform(tf.shape(x), dtype=x.dtype, seed=seed)
-        sample = tf.where(u < (1.0 + x) / 2.0, 1.0, -1.0)
-        return x + tf.stop_gradient(sample - x)
+        u = random_uniform(tf.shape(x), 0.0, 1.0, dtype=x.dtype)
+
+        @tf.custom_gradient
+        def stochastic_sign(v):
+            # exactly +-1 forward (x + stop_gradient(s - x) would round to 0.99999994)
+            return tf.where(u < (1.0 + v) / 2.0, 1.0, -1.0), lambda dy: dy
+
+        return stochastic_sign(x)
     return tf.where(x >= 0.0, 1.0, -1.0)
-
-
-def checkerboard(height, width):
-    """1.0 at the anchor positions ((i + j) even) of an H/16 x W/16 grid, numpy (h, w, 1)."""
-    i, j = np.mgrid[0:height, 0:width]
-    return ((i + j) % 2 == 0).astype(np.float32)[..., None]
-
-
-def context_planes_np(past_bits, current_anchor_bits, t, iterations, second_pass):
-    """The probability net's input for iteration t (0-based) and one pass, numpy int64.
-
-    past_bits: bits of iterations 0..t-1, each (n, h, w, C) in {-1, +1};
-    current_anchor_bits: iteration t's bits with zeros off the anchors (pass B),
-    or None (pass A). Layout: (iterations - 1) slots of past bits, most recent
-    first, zero where there is no such iteration; C anchor planes; one-hot of t;
-    one pass flag. Mirrors `RecurrentCodec.context_planes` exactly.
-    """
-    first = past_bits[0] if past_bits else current_anchor_bits
-    n, h, w, c = first.shape
-    slots = np.zeros((n, h, w, (iterations - 1) * c), np.int64)
-    for s, bits in enumerate(reversed(past_bits)):
-        slots[..., s * c:(s + 1) * c] = bits
-    anchors = np.zeros((n, h, w, c), np.int64)
-    if second_pass:
-        anchors[...] = current_anchor_bits
-    onehot = np.zeros((n, h, w, iterations), np.int64)
-    onehot[..., t] = 1
-    flag = np.full((n, h, w, 1), 1 if second_pass else 0, np.int64)
-    return np.concatenate([slots, anchors, onehot, flag], axis=-1)
 
 
 # ----------------------------------------------------------------------------- model
@@ -248,6 +229,14 @@ class RecurrentCodec(keras.Model):
             layers += [_conv(width, 3, name=f"prob_conv{i}"), keras.layers.ReLU(name=f"prob_relu{i}")]
         layers.append(_conv(c.bits, 1, name=f"prob_conv{len(c.prob_hidden)}"))
         self.prob_net = keras.Sequential(layers, name="prob_net")
+        # tf.train.Checkpoint (the training loop's) does not see layers held in
+        # Python lists, nor those of a Sequential built by calling it: name each
+        # one as an attribute so that checkpoints hold every variable.
+        for cell in self.encoder_cells + self.decoder_cells:
+            setattr(self, cell.name, cell)
+        for layer in layers:
+            if layer.weights or isinstance(layer, keras.layers.Conv2D):
+                setattr(self, layer.name, layer)
 
     def get_config(self):
         return {"config": self.config.to_json()}
@@ -298,7 +287,7 @@ class RecurrentCodec(keras.Model):
         return tf.concat(slots + [anchors, onehot, flag], axis=-1)
 
     def bit_cross_entropy(self, all_bits):
-        """Bits (nats summed over positions and channels) per image of every iteration, (T, B)."""
+        """Ideal code length in bits (summed over positions and channels) per iteration and image, (T, B)."""
         bits = [tf.stop_gradient(b) for b in all_bits]
         shape = tf.shape(bits[0])
         grid = _checkerboard_tf(shape[1], shape[2])

@@ -1,0 +1,418 @@
+"""Real, progressive bitstreams for the recurrent family (Toderici et al.).
+
+Stream layout inside the .tfc container (docs/recurrent.md):
+
+    header.rate   = K, the number of iterations in the stream
+    string 0      = 2 bytes: layout version (1), mode (0 = range-coded bits,
+                    1 = raw bits, np.packbits order)
+    string 1+2t   = iteration t, pass A: the bits at the anchor positions
+                    ((i + j) even on the H/16 x W/16 grid), position-major
+                    (row, column), then the C bits of the position
+    string 2+2t   = iteration t, pass B: the bits at the other positions
+
+Iteration t's strings depend only on the bits of iterations 0..t, so the
+first K iterations of a stream are a complete K-iteration stream:
+`truncate` keeps strings 0..2K and rewrites the header and CRC, and the result
+is byte-for-byte what compressing with K iterations writes.
+
+Bit probabilities come from the model's probability net evaluated as an
+`IntegerNet` (exact integer arithmetic), whose fixed-point logit is binned by
+integer comparisons against `thresholds`; bin b codes with CDF row b of the
+binary `lookup`. The decoder recomputes the same bins from the same decoded
+bits on any runtime. The float encoder/decoder RNNs only shape pixels.
+"""
+
+import numpy as np
+
+from tfcodec import container, rangecoder
+from tfcodec.entropy.integer_net import IntegerNet
+from tfcodec.errors import FormatError
+
+LAYOUT_VERSION = 1
+MODE_CODED, MODE_RAW = 0, 1
+PROB_EXPONENT = 8          # the net's logit output: int = round(logit * 2**8)
+NUM_BINS = 64
+BIN_WIDTH = 64             # bin width in output units: 0.25 in logit
+PRECISION = 16
+PROB_NET = "int/prob_net"
+# Downsampling of the whole model: images are padded to a multiple of this.
+STRIDE = 16
+
+
+def checkerboard(height, width):
+    """1.0 at the anchor positions ((i + j) even) of an H/16 x W/16 grid, numpy (h, w, 1)."""
+    i, j = np.mgrid[0:height, 0:width]
+    return ((i + j) % 2 == 0).astype(np.float32)[..., None]
+
+
+def context_planes_np(shape, past_bits, current_anchor_bits, t, iterations, second_pass):
+    """The probability net's input for iteration t (0-based) and one pass, numpy int64.
+
+    shape: (n, h, w, C) of one iteration's bits; past_bits: bits of iterations
+    0..t-1, each (n, h, w, C) in {-1, +1}; current_anchor_bits: iteration t's
+    bits with zeros off the anchors (pass B), or None (pass A). Layout:
+    (iterations - 1) slots of past bits, most recent first, zero where there is
+    no such iteration; C anchor planes; one-hot of t; one pass flag. Mirrors
+    `RecurrentCodec.context_planes` exactly.
+    """
+    n, h, w, c = shape
+    slots = np.zeros((n, h, w, (iterations - 1) * c), np.int64)
+    for s, bits in enumerate(reversed(past_bits)):
+        slots[..., s * c:(s + 1) * c] = bits
+    anchors = np.zeros((n, h, w, c), np.int64)
+    if second_pass:
+        anchors[...] = current_anchor_bits
+    onehot = np.zeros((n, h, w, iterations), np.int64)
+    onehot[..., t] = 1
+    flag = np.full((n, h, w, 1), 1 if second_pass else 0, np.int64)
+    return np.concatenate([slots, anchors, onehot, flag], axis=-1)
+
+
+def default_thresholds():
+    """Bin edges on the fixed-point logit: bin = number of edges <= logit."""
+    return ((np.arange(1, NUM_BINS) - NUM_BINS // 2) * BIN_WIDTH).astype(np.int64)
+
+
+def bin_centres(thresholds):
+    edges = np.asarray(thresholds, np.float64) / 2**PROB_EXPONENT
+    inner = (edges[1:] + edges[:-1]) / 2
+    step = edges[1] - edges[0] if len(edges) > 1 else 1.0
+    return np.concatenate([[edges[0] - step / 2], inner, [edges[-1] + step / 2]])
+
+
+def lookup_from_probabilities(p_one):
+    """Binary CDF rows (symbol 0 = bit -1, symbol 1 = bit +1) for P(bit = +1) per bin."""
+    p_one = np.clip(np.asarray(p_one, np.float64), 1e-6, 1 - 1e-6)
+    cdfs = rangecoder.pmf_to_quantized_cdf(np.stack([1 - p_one, p_one], -1).astype(np.float32), PRECISION)
+    return rangecoder.build_lookup(list(cdfs), PRECISION)
+
+
+def default_lookup(thresholds=None):
+    centres = bin_centres(default_thresholds() if thresholds is None else thresholds)
+    return lookup_from_probabilities(1 / (1 + np.exp(-centres)))
+
+
+def prob_bins(logits, thresholds):
+    """Integer logits -> bin indices by integer comparisons (identical everywhere)."""
+    return np.searchsorted(np.asarray(thresholds, np.int64), np.asarray(logits, np.int64), side="right")
+
+
+def pad_image(rgb, multiple=STRIDE):
+    h, w = rgb.shape[:2]
+    return np.pad(rgb, ((0, -h % multiple), (0, -w % multiple), (0, 0)), mode="edge")
+
+
+def check_image(rgb):
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise FormatError(f"expected an RGB uint8 image, got {rgb.dtype} of shape {rgb.shape}")
+    if not (rgb.shape[0] <= container.MAX_SIDE and rgb.shape[1] <= container.MAX_SIDE):
+        raise FormatError(f"image {rgb.shape[1]}x{rgb.shape[0]} is larger than {container.MAX_SIDE} pixels a side")
+    return rgb
+
+
+def to_uint8(x_hat, height, width):
+    x_hat = np.asarray(x_hat)[:height, :width]
+    return np.clip(np.floor(x_hat * 255.0 + 0.5), 0, 255).astype(np.uint8)
+
+
+class BitCoder:
+    """Codes and decodes the bits of every iteration; numpy only (no TensorFlow)."""
+
+    def __init__(self, iterations, bits, coding):
+        self.iterations = int(iterations)
+        self.bits = int(bits)
+        try:
+            self.net = IntegerNet.from_arrays(coding, PROB_NET)
+            self.thresholds = np.asarray(coding["bits/thresholds"], np.int64)
+            self.lookup = np.asarray(coding["bits/lookup"], np.int32)
+        except KeyError as e:
+            raise FormatError(f"weights lack the recurrent coding array {e}") from None
+        self.table = rangecoder.Lookup(self.lookup)
+        if self.table.num_rows != len(self.thresholds) + 1:
+            raise FormatError("weights: bit lookup rows do not match the probability bins")
+
+    def _bins(self, shape, past, anchors, t, second_pass):
+        planes = context_planes_np(shape, past, anchors, t, self.iterations, second_pass)
+        return prob_bins(self.net(planes)[0], self.thresholds)
+
+    def encode(self, all_bits, mode=MODE_CODED):
+        """List of K arrays (h, w, C) in {-1, +1} -> 2K strings."""
+        h, w, _ = all_bits[0].shape
+        anchor = checkerboard(h, w)[..., 0] > 0
+        strings = []
+        batch = [b[None].astype(np.int64) for b in all_bits]
+        for t, bits in enumerate(batch):
+            for second_pass, where in ((False, anchor), (True, ~anchor)):
+                symbols = (bits[0][where] > 0).astype(np.int64)
+                if mode == MODE_RAW:
+                    strings.append(np.packbits(symbols.reshape(-1).astype(np.uint8)).tobytes())
+                    continue
+                anchors = bits * anchor[None, :, :, None] if second_pass else None
+                index = self._bins(bits.shape, batch[:t], anchors, t, second_pass)[where]
+                strings.append(rangecoder.encode_index(self.lookup, index.reshape(-1), symbols.reshape(-1)))
+        return strings
+
+    def decode(self, strings, h, w, mode=MODE_CODED):
+        """2K strings -> list of K arrays (h, w, C) int64 in {-1, +1}."""
+        anchor = checkerboard(h, w)[..., 0] > 0
+        decoded = []
+        for t in range(len(strings) // 2):
+            bits = np.zeros((1, h, w, self.bits), np.int64)
+            for k, (second_pass, where) in enumerate(((False, anchor), (True, ~anchor))):
+                string = strings[2 * t + k]
+                count = int(where.sum()) * self.bits
+                if mode == MODE_RAW:
+                    if len(string) != (count + 7) // 8:
+                        raise FormatError(f"corrupt stream: iteration {t + 1} holds {len(string)} bytes "
+                                          f"of raw bits, {(count + 7) // 8} expected")
+                    unpacked = np.unpackbits(np.frombuffer(string, np.uint8))
+                    if unpacked[count:].any():
+                        raise FormatError(f"corrupt stream: iteration {t + 1} has stray padding bits")
+                    symbols = unpacked[:count].astype(np.int64)
+                else:
+                    anchors = bits * anchor[None, :, :, None] if second_pass else None
+                    index = self._bins(bits.shape, decoded, anchors, t, second_pass)[where]
+                    try:
+                        symbols = rangecoder.decode_index(self.lookup, index.reshape(-1), string)
+                    except FormatError as e:
+                        raise FormatError(f"corrupt stream: iteration {t + 1}: {e}") from None
+                    except ValueError as e:
+                        raise FormatError(f"corrupt stream: iteration {t + 1} ({e})") from None
+                bits[0][where] = 2 * np.asarray(symbols, np.int64).reshape(-1, self.bits) - 1
+            decoded.append(bits)
+        return [b[0] for b in decoded]
+
+
+class RecurrentCoder:
+    """Compress/decompress with one recurrent model: one progressive stream for every rate."""
+
+    family = "recurrent"
+
+    def __init__(self, model, coding, weights_hash=b"\0" * 8, name=None):
+        self.model = model
+        self.config = model.config
+        self.name = name or model.name.replace("_", "-")
+        self.hash = bytes(weights_hash)
+        self.identity = self.hash.hex()
+        self.coder = BitCoder(self.config.iterations, self.config.bits, coding)
+        self._build_functions()
+
+    @classmethod
+    def from_bundle(cls, bundle):
+        from tfcodec.models import build_model
+        from tfcodec.weights import assign_keras_weights
+
+        from tfcodec.models.recurrent import CONFIGS
+
+        if bundle.model not in CONFIGS:
+            raise FormatError(f"{bundle.path or bundle.model}: unknown recurrent model {bundle.model!r}")
+        model = build_model(bundle.model)
+        assign_keras_weights(model, bundle.keras, f"weights {bundle.path or bundle.model}")
+        return cls(model, bundle.coding, bundle.hash, bundle.model)
+
+    @property
+    def rate_settings(self):
+        return list(range(1, self.config.iterations + 1))
+
+    def _build_functions(self):
+        # Eager on purpose: one step is a handful of large convolutions, and tracing
+        # (two variants per function, per image size) costs more than it saves.
+        model = self.model
+
+        def encode_step(target, x_hat, enc_states, dec_states):
+            residual = target if x_hat is None else target - x_hat
+            bits, enc_states = model.encode_step(residual, enc_states, training=False)
+            output, dec_states = model.decode_step(bits, dec_states)
+            return bits, model.combine(x_hat, output), enc_states, dec_states
+
+        def decode_step(bits, x_hat, dec_states):
+            output, dec_states = model.decode_step(bits, dec_states)
+            return model.combine(x_hat, output), dec_states
+
+        self._encode_step = encode_step
+        self._decode_step = decode_step
+
+    # -- rate parameter -------------------------------------------------------
+
+    def _check_iterations(self, iterations):
+        if iterations is None:
+            return max(1, self.config.iterations // 2)
+        if isinstance(iterations, bool) or int(iterations) != iterations \
+                or not 1 <= int(iterations) <= self.config.iterations:
+            raise FormatError(f"iterations must be an integer in 1..{self.config.iterations}, got {iterations}")
+        return int(iterations)
+
+    # -- encoding ---------------------------------------------------------------
+
+    def encode_bits(self, rgb, iterations):
+        """Padded image -> the bits of each iteration, each (H/16, W/16, C) int8."""
+        import tensorflow as tf
+
+        target = tf.constant(pad_image(rgb)[None].astype(np.float32) / 255.0 - 0.5)
+        x_hat, enc_states, dec_states, out = None, None, None, []
+        for _ in range(iterations):
+            bits, x_hat, enc_states, dec_states = self._encode_step(target, x_hat, enc_states, dec_states)
+            out.append(bits.numpy()[0].astype(np.int8))
+        return out
+
+    def compress(self, rgb, iterations=None, entropy_coding=True):
+        """uint8 HxWx3 -> the bytes of a .tfc file holding `iterations` iterations."""
+        rgb = check_image(rgb)
+        iterations = self._check_iterations(iterations)
+        all_bits = self.encode_bits(rgb, iterations)
+        mode = MODE_CODED if entropy_coding else MODE_RAW
+        strings = [bytes([LAYOUT_VERSION, mode])] + self.coder.encode(all_bits, mode)
+        header = container.Header(self.name, self.hash, rgb.shape[0], rgb.shape[1], iterations)
+        return container.pack(header, strings)
+
+    def compress_for_bpp(self, rgb, bpp, entropy_coding=True):
+        """The stream with the fewest iterations whose size reaches `bpp` (all of them if none does)."""
+        rgb = check_image(rgb)
+        if not bpp > 0:
+            raise FormatError(f"target bpp must be positive, got {bpp}")
+        full = self.compress(rgb, self.config.iterations, entropy_coding)
+        pixels = rgb.shape[0] * rgb.shape[1]
+        for k in self.rate_settings:
+            data = truncate(full, k)
+            if len(data) * 8 / pixels >= bpp:
+                return data
+        return full
+
+    # -- decoding ---------------------------------------------------------------
+
+    def parse(self, data):
+        """Checks a stream against this model; returns (header, mode, iteration strings)."""
+        header, strings = container.unpack(data)
+        if header.model_id != self.name:
+            raise FormatError(f"stream was made by model {header.model_id!r}, not {self.name!r}: "
+                              f"decode it with that model")
+        if header.weights_hash != self.hash:
+            raise FormatError(f"stream was made with other weights of {self.name} "
+                              f"({header.weights_hash.hex()}, these are {self.identity})")
+        mode = _check_layout(header, strings)
+        if header.rate > self.config.iterations:
+            raise FormatError(f"corrupt stream: {header.rate} iterations, model {self.name} has at most "
+                              f"{self.config.iterations}")
+        return header, mode, strings[1:]
+
+    def decode_bits(self, data):
+        header, mode, strings = self.parse(data)
+        hp, wp = -(-header.height // STRIDE), -(-header.width // STRIDE)
+        return header, self.coder.decode(strings, hp, wp, mode)
+
+    def reconstructions(self, header, all_bits):
+        """The decoded image after each iteration (uint8, cropped)."""
+        import tensorflow as tf
+
+        x_hat, states, out = None, None, []
+        for bits in all_bits:
+            x_hat, states = self._decode_step(tf.constant(bits[None].astype(np.float32)), x_hat, states)
+            out.append(to_uint8(x_hat.numpy()[0] + 0.5, header.height, header.width))
+        return out
+
+    def decompress(self, data):
+        """The bytes of a .tfc file -> uint8 HxWx3."""
+        header, all_bits = self.decode_bits(data)
+        return self.reconstructions(header, all_bits)[-1]
+
+    def decompress_progressive(self, data):
+        """Every prefix's image in one pass: [decompress(truncate(data, k)) for k = 1..K]."""
+        header, all_bits = self.decode_bits(data)
+        return self.reconstructions(header, all_bits)
+
+    def truncate(self, data, iterations):
+        return truncate(data, iterations)
+
+
+def _check_layout(header, strings):
+    if header.rate < 1:
+        raise FormatError("corrupt stream: zero iterations")
+    if len(strings) != 1 + 2 * header.rate:
+        raise FormatError(f"corrupt stream: {len(strings)} coded strings for {header.rate} iterations "
+                          f"(expected {1 + 2 * header.rate})")
+    if len(strings[0]) != 2 or strings[0][0] != LAYOUT_VERSION or strings[0][1] not in (MODE_CODED, MODE_RAW):
+        raise FormatError("corrupt stream: unknown recurrent stream layout")
+    return strings[0][1]
+
+
+def truncate(data, iterations):
+    """A valid stream of the first `iterations` iterations, without re-encoding (no model needed)."""
+    header, strings = container.unpack(data)
+    _check_layout(header, strings)
+    if isinstance(iterations, bool) or int(iterations) != iterations or not 1 <= int(iterations):
+        raise FormatError(f"iterations must be a positive integer, got {iterations}")
+    iterations = int(iterations)
+    if iterations > header.rate:
+        raise FormatError(f"the stream holds {header.rate} iterations; cannot truncate it to {iterations}")
+    new_header = container.Header(header.model_id, header.weights_hash, header.height, header.width, iterations)
+    return container.pack(new_header, strings[:1 + 2 * iterations])
+
+
+# ----------------------------------------------------------------------------- coding arrays
+
+
+def collect_bits(model, images, iterations=None):
+    """Deterministic (inference) bits of every iteration for float images (B, H, W, 3) in [0, 1]."""
+    import tensorflow as tf
+
+    all_bits, _ = model.run(tf.constant(images, tf.float32), training=False, iterations=iterations)
+    return [b.numpy().astype(np.int64) for b in all_bits]
+
+
+def context_batch(all_bits, iterations):
+    """Every (iteration, pass) context of a batch of bits: planes, target bits and pass masks."""
+    n, h, w, c = all_bits[0].shape
+    anchor = checkerboard(h, w)[None]
+    planes, targets, masks = [], [], []
+    for t in range(len(all_bits)):
+        for second_pass in (False, True):
+            anchors = all_bits[t] * anchor if second_pass else None
+            planes.append(context_planes_np(all_bits[t].shape, all_bits[:t], anchors, t, iterations, second_pass))
+            targets.append(all_bits[t])
+            masks.append(np.broadcast_to(1 - anchor if second_pass else anchor, (n, h, w, 1)))
+    return np.concatenate(planes), np.concatenate(targets), np.concatenate(masks)
+
+
+def _calibration_batch(images, largest=256):
+    images = [np.asarray(im) for im in images]
+    images = [im.astype(np.float32) / 255.0 if im.dtype == np.uint8 else im.astype(np.float32) for im in images]
+    if not images or any(im.ndim != 3 or im.shape[2] != 3 for im in images):
+        raise ValueError("calibration images must be a non-empty list of HxWx3 images")
+    side = min(largest, min(min(im.shape[:2]) for im in images) // STRIDE * STRIDE)
+    side = max(side, STRIDE)
+    out = []
+    for im in images:
+        im = np.pad(im, ((0, max(0, side - im.shape[0])), (0, max(0, side - im.shape[1])), (0, 0)), mode="edge")
+        top, left = (im.shape[0] - side) // 2, (im.shape[1] - side) // 2
+        out.append(im[top:top + side, left:left + side])
+    return np.stack(out)
+
+
+def build_coding_arrays(model, calibration_images, prior_weight=4.0):
+    """Integer probability net and fitted bit tables for a trained model.
+
+    calibration_images: a batch or a list of RGB images, float in [0, 1] or
+    uint8, any sizes (training images, never the test set); they are
+    centre-cropped to one common square (a multiple of 16, at most 256, padded
+    if an image is smaller than 16). The net is quantised with the
+    activations seen on their contexts; each bin's probability is the fitted
+    frequency of +1 among the bits that fall in it, shrunk towards the bin's
+    centre (`prior_weight` pseudo-counts).
+    """
+    c = model.config
+    all_bits = collect_bits(model, _calibration_batch(calibration_images))
+    planes, targets, masks = context_batch(all_bits, c.iterations)
+    net = IntegerNet.from_keras(model.prob_net, planes.astype(np.float32), 0, PROB_EXPONENT)
+    thresholds = default_thresholds()
+    bins = prob_bins(net(planes), thresholds)
+    selected = np.broadcast_to(masks, bins.shape) > 0
+    ones = np.bincount(bins[selected], weights=(targets[selected] > 0), minlength=NUM_BINS)
+    counts = np.bincount(bins[selected], minlength=NUM_BINS)
+    centres = 1 / (1 + np.exp(-bin_centres(thresholds)))
+    p_one = (ones + prior_weight * centres) / (counts + prior_weight)
+    arrays = net.to_arrays(PROB_NET)
+    arrays["bits/thresholds"] = thresholds
+    arrays["bits/lookup"] = lookup_from_probabilities(p_one)
+    arrays["bits/calibration_counts"] = counts.astype(np.int64)
+    return arrays
