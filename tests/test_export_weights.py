@@ -39,3 +39,12 @@ def test_bundle_holds_every_trained_variable(tmp_path):
             checked += 1
     # Everything but the variables the checkpoint keys under the model itself (the gains).
     assert checked >= len(stored) - 2
+
+    # A checkpoint of another architecture is refused, not half-loaded.
+    import pytest
+
+    from tfcodec.models import build_model
+    from tfcodec.train.export_weights import restore_model
+
+    with pytest.raises(RuntimeError, match="does not hold every variable"):
+        restore_model(build_model("test-mean-tiny"), latest)
