@@ -1,0 +1,382 @@
+"""Edge export and the TensorFlow-free edge runtime, on a tiny random channel-wise model.
+
+What must hold whatever the weights: every stream decodes to the same latent
+symbols on both runtimes (TF coder and LiteRT/numpy edge coder), whichever
+encoded it; the edge runtime never imports TensorFlow; int8 models are integer
+end to end; the Edge TPU check passes on our static export and names the op
+when a model holds one the Edge TPU rejects. (Quality needs trained weights:
+benchmarks/bench_edge.py.)
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfcodec import FormatError, container
+from tfcodec.models import HyperpriorConfig, register_hyperprior
+
+NAME = "test-edge-cw-tiny"
+CONFIG = HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=2, slice_hidden=(12,))
+register_hyperprior(NAME, CONFIG)
+STATIC = (128, 192)  # the Edge TPU export's input (height, width)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Runs `python -m tfcodec.edge ...` with TensorFlow and Keras made unimportable,
+# then reports which of them ended up in sys.modules (none may).
+NO_TF_RUNNER = r"""
+import importlib.abc, runpy, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+            raise ImportError("blocked for the test: " + name)
+sys.meta_path.insert(0, Block())
+code = 0
+try:
+    sys.argv = ["tfcodec.edge"] + sys.argv[1:]
+    runpy.run_module("tfcodec.edge", run_name="__main__", alter_sys=True)
+except SystemExit as e:
+    code = e.code or 0
+finally:
+    print("HEAVY-MODULES", sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")))
+sys.exit(code)
+"""
+
+
+def _image(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (h + w)], axis=-1)
+    return np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A bundle on disk, a folder of 'training' images, and two exports of it."""
+    import keras
+
+    from tfcodec.codecs.hyperprior import build_coding_arrays
+    from tfcodec.export.exporter import ExportOptions, export
+    from tfcodec.fileio import write_image
+    from tfcodec.models import build_model
+    from tfcodec.weights import assign_keras_weights, keras_weights_of, save_bundle
+
+    root = tmp_path_factory.mktemp("edge")
+    keras.utils.set_random_seed(3)
+    model = build_model(NAME)
+    weights = keras_weights_of(model)
+    assign_keras_weights(model, weights)
+    coding = build_coding_arrays(model, [_image(64, 64, s).astype(np.float32) / 255 for s in range(2)])
+    bundle = str(root / "tiny.npz")
+    save_bundle(bundle, {"model": NAME, "family": "hyperprior", "config": json.loads(CONFIG.to_json())},
+                weights, coding)
+    train = root / "train"
+    train.mkdir()
+    for s in range(6):
+        write_image(str(train / f"{s}.png"), _image(96, 128, seed=10 + s))
+    int8 = str(root / "int8")
+    export(bundle, int8, ExportOptions("int8", calibration=str(train), calibration_images=4), progress=None)
+    tpu = str(root / "tpu")
+    export(bundle, tpu, ExportOptions("edgetpu", *STATIC, calibration=str(train), calibration_images=2),
+           progress=None)
+    return {"root": root, "bundle": bundle, "train": str(train), "int8": int8, "tpu": tpu}
+
+
+@pytest.fixture(scope="module")
+def tf_coder(setup):
+    from tfcodec.codecs.hyperprior import HyperpriorCoder
+    from tfcodec.weights import load_bundle
+
+    return HyperpriorCoder(load_bundle(setup["bundle"]))
+
+
+def _edge(setup, which):
+    from tfcodec.edge import EdgeCodec
+
+    return EdgeCodec(setup[which], num_threads=1)
+
+
+def _assert_same_latents(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def _manifest(folder):
+    with open(os.path.join(folder, "manifest.json")) as f:
+        return json.load(f)
+
+
+def _tflite_files(folder):
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".tflite"))
+
+
+# -- the exported models ----------------------------------------------------------
+
+
+def test_export_writes_manifest_models_and_coding(setup):
+    from tfcodec.weights import load_bundle
+
+    bundle = load_bundle(setup["bundle"])
+    for which in ("int8", "tpu"):
+        manifest = _manifest(setup[which])
+        assert manifest["model"] == NAME and manifest["weights_hash"] == bundle.hash.hex()
+        assert sorted(manifest["models"]) == ["analysis", "hyper_analysis", "lrp_0", "lrp_1", "synthesis"]
+        for entry in manifest["models"].values():
+            for tensor in entry["inputs"] + entry["outputs"]:
+                assert tensor["dtype"] == "int8" and tensor["scale"] > 0 and "zero_point" in tensor
+        # The analysis input is the pixel itself: scale 1/255, zero point -128.
+        analysis_in = manifest["models"]["analysis"]["inputs"][0]
+        assert analysis_in["zero_point"] == -128 and abs(analysis_in["scale"] * 255 - 1) < 1e-6
+        with np.load(os.path.join(setup[which], "coding.npz")) as npz:
+            assert sorted(npz.files) == manifest["coding"]["arrays"]
+            for key, value in bundle.coding.items():
+                np.testing.assert_array_equal(npz[key], value)
+        assert os.path.exists(os.path.join(setup[which], "report.txt"))
+    tpu = _manifest(setup["tpu"])
+    assert tpu["input_size"] == {"height": STATIC[0], "width": STATIC[1]}
+    assert tpu["models"]["analysis"]["inputs"][0]["shape_signature"] == [1, *STATIC, 3]
+    int8 = _manifest(setup["int8"])
+    assert int8["models"]["analysis"]["inputs"][0]["shape_signature"] == [1, -1, -1, 3]
+
+
+def test_int8_models_are_integer_end_to_end(setup):
+    from tfcodec.export.flatbuffer import float_operators, read_model
+
+    for which in ("int8", "tpu"):
+        files = _tflite_files(setup[which])
+        assert len(files) == 5
+        for path in files:
+            info = read_model(path)
+            assert [t.dtype for t in info.inputs + info.outputs] == ["INT8", "INT8"], path
+            assert not float_operators(info), (path, [op.name for op in float_operators(info)])
+            assert not [t for t in info.tensors if t.dtype.startswith("FLOAT")], path
+            assert "DEQUANTIZE" not in info.op_counts() and "SQUARE" not in info.op_counts()
+
+
+def test_ops_per_target(setup):
+    """CPU int8: LOG/EXP/SQRT lookups and conv + DEPTH_TO_SPACE; Edge TPU: RSQRT and TRANSPOSE_CONV."""
+    from tfcodec.export.flatbuffer import read_model
+
+    cpu = read_model(os.path.join(setup["int8"], "analysis.tflite")).op_counts()
+    assert {"LOG", "EXP"} <= set(cpu) and "RSQRT" not in cpu
+    cpu = read_model(os.path.join(setup["int8"], "synthesis.tflite")).op_counts()
+    assert cpu["DEPTH_TO_SPACE"] == 4 and "TRANSPOSE_CONV" not in cpu and "SQRT" in cpu
+    tpu = read_model(os.path.join(setup["tpu"], "synthesis.tflite")).op_counts()
+    assert tpu["TRANSPOSE_CONV"] == 4 and "RSQRT" in tpu and "DEPTH_TO_SPACE" not in tpu
+
+
+def test_subpixel_rewrite_is_exact():
+    import keras
+    import tensorflow as tf
+
+    from tfcodec.export.graphs import run_sequential, subpixel_kernels
+
+    layer = keras.layers.Conv2DTranspose(5, 5, strides=2, padding="same")
+    x = tf.random.stateless_normal((1, 6, 9, 3), (1, 2))
+    seq = keras.Sequential([layer])
+    seq(x)
+    kernels = subpixel_kernels(seq)
+    rewritten = tf.function(lambda t: run_sequential(seq, t, subpixel=kernels))(x)
+    np.testing.assert_allclose(rewritten.numpy(), layer(x).numpy(), atol=1e-5)
+
+
+def test_compiler_log_is_parsed(tmp_path, monkeypatch):
+    """run_compiler on a stand-in edgetpu_compiler printing the real compiler's log format."""
+    from tfcodec.export import edgetpu
+
+    fake = tmp_path / "bin" / "edgetpu_compiler"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\ncat <<'EOF'\nEdge TPU Compiler version 16.0.384591198\n\n"
+                    "Model compiled successfully in 812 ms.\n\nInput model: a.tflite\nInput size: 1MiB\n"
+                    "Output model: a_edgetpu.tflite\nNumber of Edge TPU subgraphs: 1\n"
+                    "Total number of operations: 16\nOperation log: a_edgetpu.log\n"
+                    "See the operation log file for individual operation details.\n\n"
+                    "Input model: b.tflite\nTotal number of operations: 21\n"
+                    "Number of operations that will run on Edge TPU: 17\n"
+                    "Number of operations that will run on CPU: 4\nEOF\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent) + os.pathsep + os.environ.get("PATH", ""))
+    result = edgetpu.run_compiler(["a.tflite", "b.tflite"], str(tmp_path))
+    assert result["available"] and result["version"] == "16.0.384591198"
+    assert result["models"]["a.tflite"] == {"total_ops": 16, "edgetpu_ops": 16, "cpu_ops": 0}
+    assert result["models"]["b.tflite"] == {"total_ops": 21, "edgetpu_ops": 17, "cpu_ops": 4}
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert not edgetpu.run_compiler(["a.tflite"], str(tmp_path))["available"]
+
+
+def test_edgetpu_check_passes_on_the_static_export(setup):
+    from tfcodec.export.edgetpu import check_model
+
+    manifest = _manifest(setup["tpu"])
+    assert manifest["edgetpu_check"] and all(c["ok"] for c in manifest["edgetpu_check"].values())
+    for path in _tflite_files(setup["tpu"]):
+        result = check_model(path)
+        assert result.ok, result.summary()
+    # The CPU int8 export is not for the Edge TPU: the check says why.
+    result = check_model(os.path.join(setup["int8"], "synthesis.tflite"))
+    assert not result.ok and result.offending_ops() == ["DEPTH_TO_SPACE", "SQRT"]
+    assert any("dynamic shape" in str(p) for p in result.problems)
+
+
+def _convert_int8(function, shape, folder):
+    import keras
+    import tensorflow as tf
+
+    layer = keras.layers.Conv2D(4, 3, padding="same")
+    layer.build(shape)
+    archive = keras.export.ExportArchive()
+    archive.track(layer)
+    archive.add_endpoint("serve", tf.function(lambda x: function(layer(x))),
+                         input_signature=[tf.TensorSpec(shape, tf.float32)])
+    archive.write_out(folder, verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    converter.representative_dataset = lambda: ([rng.uniform(0, 1, shape).astype(np.float32)] for _ in range(4))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def test_edgetpu_check_names_an_unsupported_op(setup):
+    import tensorflow as tf
+
+    from tfcodec.export.edgetpu import check_model
+
+    root = setup["root"]
+    leaky = _convert_int8(lambda x: tf.nn.leaky_relu(x, 0.1), (1, 16, 16, 3), str(root / "leaky"))
+    result = check_model(leaky, "leaky.tflite")
+    assert not result.ok and result.offending_ops() == ["LEAKY_RELU"]
+    assert "LEAKY_RELU" in result.summary() and "not supported by the Edge TPU" in result.summary()
+    # tf.square has no int8 kernel: it stays float between DEQUANTIZE/QUANTIZE (why our GDN export uses x*x).
+    square = _convert_int8(lambda x: tf.square(x), (1, 16, 16, 3), str(root / "square"))
+    result = check_model(square, "square.tflite")
+    assert not result.ok and {"SQUARE", "DEQUANTIZE"} <= set(result.offending_ops())
+    assert any("FLOAT32" in str(p) for p in result.problems)
+
+
+# -- cross-runtime streams ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["int8", "tpu"])
+def test_tf_stream_decodes_on_edge_to_identical_latents(setup, tf_coder, which):
+    edge = _edge(setup, which)
+    for size, quality in (((100, 150), 0.2), ((128, 192), 0.9), ((37, 70), 0.5)):
+        rgb = _image(*size, seed=size[0])
+        header, strings, encoded = tf_coder.encode_latents(rgb, quality)
+        decoded, mean_feat = edge.decode_latents(header, strings)
+        _assert_same_latents(decoded, encoded)
+        tf_decoded, tf_mean = tf_coder.decode_latents(header, strings)
+        _assert_same_latents(decoded, tf_decoded)
+        np.testing.assert_array_equal(mean_feat, tf_mean)
+        out = edge.decompress(container.pack(header, strings))
+        assert out.shape == rgb.shape and out.dtype == np.uint8
+        reference = tf_coder.decompress(container.pack(header, strings)).astype(np.float64)
+        # Pixels come from the int8 decoder: close to the float one, not equal.
+        assert np.mean(np.abs(out - reference)) < 8.0
+
+
+@pytest.mark.parametrize("which", ["int8", "tpu"])
+def test_edge_stream_decodes_on_tf_to_identical_latents(setup, tf_coder, which):
+    edge = _edge(setup, which)
+    for size, quality in (((100, 150), 0.0), ((64, 64), 0.7), ((128, 192), 1.0)):
+        rgb = _image(*size, seed=size[1])
+        header, strings, encoded = edge.encode_latents(rgb, quality)
+        assert (header.model_id, header.weights_hash) == (tf_coder.name, tf_coder.bundle.hash)
+        decoded, _ = tf_coder.decode_latents(header, strings)
+        _assert_same_latents(decoded, encoded)
+        _assert_same_latents(edge.decode_latents(header, strings)[0], encoded)
+
+
+def test_tfcodec_decompress_cli_reads_edge_stream(setup):
+    from tfcodec.cli import main
+    from tfcodec.fileio import read_image
+
+    edge = _edge(setup, "tpu")
+    rgb = _image(90, 120, seed=4)
+    stream = setup["root"] / "edge.tfc"
+    stream.write_bytes(edge.compress(rgb, 0.4))
+    out = setup["root"] / "edge-by-tf.png"
+    assert main(["decompress", str(stream), str(out), "--model", setup["bundle"], "--quiet"]) == 0
+    assert read_image(str(out)).shape == rgb.shape
+
+
+def test_edge_cli_never_imports_tensorflow(setup, tf_coder):
+    """compress on the static (TPU) export, decompress on the dynamic one: same weights, same format."""
+    from tfcodec.fileio import read_image, write_image
+
+    root = setup["root"]
+    rgb = _image(120, 180, seed=8)
+    write_image(str(root / "in.png"), rgb)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def edge_cli(*args):
+        proc = subprocess.run([sys.executable, "-c", NO_TF_RUNNER, *args], capture_output=True, text=True,
+                              env=env, cwd=str(root), timeout=120, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "HEAVY-MODULES []" in proc.stdout, proc.stdout
+        return proc.stdout
+
+    edge_cli("compress", "in.png", "out.tfc", "--models", setup["tpu"], "--quality", "0.6", "--threads", "1")
+    edge_cli("decompress", "out.tfc", "out.png", "--models", setup["int8"])
+    assert read_image(str(root / "out.png")).shape == rgb.shape
+    data = (root / "out.tfc").read_bytes()
+    header, strings = container.unpack(data)
+    assert header.rate == 600
+    _assert_same_latents(tf_coder.decode_latents(header, strings)[0],
+                         _edge(setup, "int8").decode_latents(header, strings)[0])
+
+
+# -- errors -------------------------------------------------------------------------
+
+
+def test_static_export_refuses_larger_images(setup):
+    edge = _edge(setup, "tpu")
+    with pytest.raises(FormatError, match="--height/--width"):
+        edge.compress(_image(130, 100), 0.5)
+
+
+def test_edge_refuses_other_weights_and_tampered_models(setup, tmp_path):
+    import shutil
+
+    from tfcodec.codecs.latent_coding import LatentCoder
+
+    edge = _edge(setup, "int8")
+    data = edge.compress(_image(64, 64), 0.5)
+    header, strings = container.unpack(data)
+    other = container.pack(container.Header(header.model_id, b"\0" * 8, header.height, header.width,
+                                            header.rate), strings)
+    with pytest.raises(FormatError, match="other weights"):
+        edge.decompress(other)
+    assert isinstance(edge.latents, LatentCoder)  # the shared coder, not a copy
+    copy = tmp_path / "copy"
+    shutil.copytree(setup["int8"], copy)
+    with open(copy / "synthesis.tflite", "r+b") as f:
+        f.seek(-8, os.SEEK_END)
+        f.write(b"\x01" * 8)
+    from tfcodec.edge import EdgeCodec
+
+    with pytest.raises(FormatError, match="does not match its manifest"):
+        EdgeCodec(str(copy)).decompress(data)
+
+
+def test_calibration_refuses_evaluation_images(tmp_path):
+    from tfcodec.export.calibration import calibration_images
+
+    kodak = tmp_path / "kodak"
+    kodak.mkdir()
+    with pytest.raises(FormatError, match="training images only"):
+        calibration_images(str(kodak), 2)
+
+
+def test_export_help_is_fast_and_clear():
+    proc = subprocess.run([sys.executable, "-m", "tfcodec.export", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, check=False)
+    assert proc.returncode == 0
+    for flag in ("--edgetpu", "--int8", "--float16", "--height", "--calibration", "--weights"):
+        assert flag in proc.stdout

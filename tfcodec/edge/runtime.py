@@ -1,0 +1,105 @@
+"""One exported TFLite model behind a float-in, float-out call (LiteRT, no TensorFlow).
+
+The interpreter comes from `ai_edge_litert` (fallback: `tflite_runtime`).
+Quantised models are fed and read through their own input/output scale and
+zero point, so the caller never sees int8. Dynamic-shape models are resized
+to each input; static-shape (Edge TPU) models take exactly their size and the
+codec pads to it.
+"""
+
+import os
+
+import numpy as np
+
+from tfcodec.errors import FormatError
+
+EDGETPU_LIBRARY = {"linux": "libedgetpu.so.1", "darwin": "libedgetpu.1.dylib", "win32": "edgetpu.dll"}
+
+
+def _interpreter_module():
+    try:
+        from ai_edge_litert import interpreter
+    except ImportError:
+        try:
+            from tflite_runtime import interpreter
+        except ImportError:
+            raise FormatError("the edge runtime needs ai-edge-litert (pip install ai-edge-litert) "
+                              "or tflite-runtime") from None
+    return interpreter
+
+
+def edgetpu_delegate():
+    import sys
+
+    module = _interpreter_module()
+    library = EDGETPU_LIBRARY.get(sys.platform, "libedgetpu.so.1")
+    try:
+        return module.load_delegate(library)
+    except (ValueError, OSError) as e:
+        raise FormatError(f"cannot load the Edge TPU runtime {library} ({e}); "
+                          "install libedgetpu or run without --edgetpu") from None
+
+
+def quantize(x, scale, zero_point, dtype):
+    info = np.iinfo(dtype)
+    q = np.rint(np.asarray(x, np.float32) / np.float32(scale)) + zero_point
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(q, scale, zero_point):
+    return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+
+
+class TFLiteModel:
+    """A single-input, single-output TFLite model called with float32 arrays."""
+
+    def __init__(self, path, num_threads=None, delegates=None):
+        if not os.path.exists(path):
+            raise FormatError(f"model file {path} is missing")
+        module = _interpreter_module()
+        kwargs = {"model_path": path}
+        if num_threads:
+            kwargs["num_threads"] = int(num_threads)
+        if delegates:
+            kwargs["experimental_delegates"] = list(delegates)
+        self.path = path
+        self.interpreter = module.Interpreter(**kwargs)
+        self.interpreter.allocate_tensors()
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise FormatError(f"{path}: expected one input and one output")
+        self._input, self._output = inputs[0], outputs[0]
+        signature = self._input.get("shape_signature", self._input["shape"])
+        self.dynamic = bool(np.any(np.asarray(signature) < 0))
+        self.input_shape = tuple(int(d) for d in self._input["shape"])
+        self.input_dtype = self._input["dtype"]
+        self.output_dtype = self._output["dtype"]
+
+    @property
+    def static_size(self):
+        """(h, w) of a static input, None when dynamic."""
+        return None if self.dynamic else self.input_shape[1:3]
+
+    def _prepare(self, shape):
+        if tuple(shape) == tuple(int(d) for d in self.interpreter.get_input_details()[0]["shape"]):
+            return
+        if not self.dynamic:
+            raise FormatError(f"{os.path.basename(self.path)} takes {self.input_shape}, got {tuple(shape)}")
+        self.interpreter.resize_tensor_input(self._input["index"], list(shape), strict=True)
+        self.interpreter.allocate_tensors()
+
+    def __call__(self, x):
+        x = np.asarray(x, np.float32)
+        self._prepare(x.shape)
+        detail = self.interpreter.get_input_details()[0]
+        scale, zero = detail["quantization"]
+        if np.issubdtype(self.input_dtype, np.integer) and scale:
+            x = quantize(x, scale, zero, self.input_dtype)
+        self.interpreter.set_tensor(detail["index"], x)
+        self.interpreter.invoke()
+        out_detail = self.interpreter.get_output_details()[0]
+        y = self.interpreter.get_tensor(out_detail["index"])
+        scale, zero = out_detail["quantization"]
+        if np.issubdtype(self.output_dtype, np.integer) and scale:
+            return dequantize(y, scale, zero)
+        return np.array(y, np.float32)

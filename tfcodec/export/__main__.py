@@ -1,0 +1,74 @@
+"""`python -m tfcodec.export`: a weights bundle -> TFLite models for the edge runtime."""
+
+import argparse
+import sys
+
+from tfcodec.errors import FormatError
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="python -m tfcodec.export",
+        description="Export a hyperprior model (analysis, hyper-analysis, latent residual prediction, "
+                    "synthesis) to TFLite for tfcodec.edge, with the range coder's tables and integer "
+                    "nets, a manifest.json and a report.txt. Streams made on the device decode with "
+                    "`tfcodec decompress` and the other way round.",
+        epilog="Examples:\n"
+               "  python -m tfcodec.export --weights w.npz --out edge/ --int8 --calibration train/\n"
+               "  python -m tfcodec.export --weights w.npz --out tpu/ --edgetpu --height 512 --width 768 "
+               "--calibration train/\n"
+               "Calibrate on training images only, never on the evaluation set (Kodak).",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="shipped model name (default: default); with --weights, the bundle's "
+                                   "model must be this one")
+    p.add_argument("--weights", help="weights bundle .npz (default: the shipped file of --model)")
+    p.add_argument("--out", required=True, help="output folder (created; files replaced atomically)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--float32", dest="mode", action="store_const", const="float32",
+                      help="float32 TFLite (reference; dynamic shapes)")
+    mode.add_argument("--float16", dest="mode", action="store_const", const="float16",
+                      help="float16 weights, float32 compute and I/O (dynamic shapes)")
+    mode.add_argument("--int8", dest="mode", action="store_const", const="int8",
+                      help="full-integer int8 post-training quantisation, int8 inputs/outputs (default)")
+    mode.add_argument("--edgetpu", dest="mode", action="store_const", const="edgetpu",
+                      help="--int8 with static shapes, checked op by op for the Edge TPU; runs "
+                           "edgetpu_compiler when it is on PATH")
+    p.set_defaults(mode="int8")
+    p.add_argument("--height", type=int, help="static input height, a multiple of 64 (--edgetpu default 512; "
+                                              "other modes: dynamic when omitted)")
+    p.add_argument("--width", type=int, help="static input width, a multiple of 64 (--edgetpu default 768)")
+    p.add_argument("--calibration", help="folder of TRAINING images for int8 calibration (required for "
+                                         "--int8/--edgetpu)")
+    p.add_argument("--calibration-images", type=int, default=24,
+                   help="training images (crops) to calibrate on (default %(default)s)")
+    p.add_argument("--gdn", choices=("rsqrt", "log-exp"),
+                   help="how GDN is written: rsqrt (Edge TPU ops; LiteRT's int8 RSQRT is slow on CPUs) or "
+                        "log-exp (LOG/EXP/SQRT, table lookups in int8 on CPUs). Default: log-exp for --int8, "
+                        "rsqrt otherwise")
+    p.add_argument("--seed", type=int, default=0, help="calibration crop seed (default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from tfcodec.export.exporter import ExportOptions, export
+
+    try:
+        from tfcodec.api import _ALIASES
+        from tfcodec.weights import resolve
+
+        name = _ALIASES.get(args.model, args.model) if args.model else None
+        weights = args.weights or resolve(name or _ALIASES["default"])
+        options = ExportOptions(args.mode, args.height, args.width, args.calibration,
+                                args.calibration_images, args.seed, expect_model=name, gdn=args.gdn)
+        export(weights, args.out, options, progress=None if args.quiet else
+               (lambda m: print(m, flush=True)))
+    except FormatError as e:
+        print(f"tfcodec.export: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
