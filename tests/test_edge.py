@@ -19,6 +19,8 @@ import pytest
 from tfcodec import FormatError, container
 from tfcodec.models import HyperpriorConfig, register_hyperprior
 
+pytest.importorskip("ai_edge_litert", reason="the edge runtime needs ai-edge-litert")
+
 NAME = "test-edge-cw-tiny"
 CONFIG = HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=2, slice_hidden=(12,))
 register_hyperprior(NAME, CONFIG)

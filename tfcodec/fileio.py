@@ -25,6 +25,9 @@ def write_atomic(path, data: bytes):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tfcodec-", suffix=".part", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make outputs owner-only
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

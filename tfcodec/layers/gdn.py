@@ -59,7 +59,7 @@ class GDN(keras.layers.Layer):
     def call(self, x):
         channels = x.shape[-1]
         kernel = tf.reshape(self.gamma, (1, 1, channels, channels))
-        norm = tf.nn.conv2d(tf.square(x), kernel, strides=1, padding="VALID")
+        norm = tf.nn.conv2d(x * x, kernel, strides=1, padding="VALID")  # x*x: int8 SQUARE has no kernel
         norm = norm + self.beta
         if self.inverse:
             # x * sqrt(norm), written as x * norm * rsqrt(norm) so int8 TFLite
