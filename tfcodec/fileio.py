@@ -21,6 +21,15 @@ def check_not_input(output, *inputs):
             raise FormatError(f"refusing to overwrite the input {path}; choose another output path")
 
 
+def read_stream(path) -> bytes:
+    """A file's bytes, or a FormatError naming the path and the reason."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise FormatError(f"cannot read {path}: {e.strerror or e}") from None
+
+
 def write_atomic(path, data: bytes):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tfcodec-", suffix=".part", dir=folder)

@@ -17,15 +17,10 @@ def register(subparsers):
 
 def run(args):
     from tfcodec.api import codec_for_stream
-    from tfcodec.errors import FormatError
-    from tfcodec.fileio import check_not_input, write_image
+    from tfcodec.fileio import check_not_input, read_stream, write_image
 
     check_not_input(args.output, args.input)
-    try:
-        with open(args.input, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise FormatError(f"cannot read {args.input}: {e.strerror}") from None
+    data = read_stream(args.input)
     codec = codec_for_stream(data, args.model)
     start = time.perf_counter()
     rgb = codec.decompress(data)

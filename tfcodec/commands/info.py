@@ -10,13 +10,9 @@ def register(subparsers):
 
 def run(args):
     from tfcodec import container
-    from tfcodec.errors import FormatError
+    from tfcodec.fileio import read_stream
 
-    try:
-        with open(args.input, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise FormatError(f"cannot read {args.input}: {e.strerror}") from None
+    data = read_stream(args.input)
     header, strings = container.unpack(data)
     pixels = header.height * header.width
     print(f"file:          {args.input}")

@@ -23,15 +23,10 @@ def register(subparsers):
 def run(args):
     from tfcodec import container
     from tfcodec.codecs.recurrent import truncate
-    from tfcodec.errors import FormatError
-    from tfcodec.fileio import check_not_input, write_atomic
+    from tfcodec.fileio import check_not_input, read_stream, write_atomic
 
     check_not_input(args.output, args.input)
-    try:
-        with open(args.input, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise FormatError(f"cannot read {args.input}: {e.strerror}") from None
+    data = read_stream(args.input)
     out = truncate(data, args.iterations)
     write_atomic(args.output, out)
     if not args.quiet:

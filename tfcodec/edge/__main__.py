@@ -40,7 +40,7 @@ def build_parser():
 
 def _run(args):
     from tfcodec.edge.codec import EdgeCodec
-    from tfcodec.fileio import check_not_input, read_image, write_atomic, write_image
+    from tfcodec.fileio import check_not_input, read_image, read_stream, write_atomic, write_image
 
     check_not_input(args.output, args.input)
     codec = EdgeCodec(args.models, num_threads=args.threads, edgetpu=args.edgetpu)
@@ -61,11 +61,7 @@ def _run(args):
                   f"{len(data) * 8 / (h * w):.4f} bpp ({codec.name} edge {codec.manifest['mode']}, "
                   f"{elapsed:.2f} s)")
         return 0
-    try:
-        with open(args.input, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise FormatError(f"cannot read {args.input}: {e.strerror}") from None
+    data = read_stream(args.input)
     start = time.perf_counter()
     rgb = codec.decompress(data)
     elapsed = time.perf_counter() - start
