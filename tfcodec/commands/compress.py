@@ -1,8 +1,5 @@
 """`tfcodec compress IN OUT`: an image file to a .tfc stream."""
 
-import os
-import time
-
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -23,24 +20,8 @@ def register(subparsers):
 
 def run(args):
     from tfcodec.api import load_codec
-    from tfcodec.errors import FormatError
-    from tfcodec.fileio import check_not_input, read_image, write_atomic
+    from tfcodec.commands.transcode import compress_file
 
-    check_not_input(args.output, args.input)
-    rgb = read_image(args.input)
     codec = load_codec(args.model)
-    start = time.perf_counter()
-    if args.bpp is not None:
-        if args.bpp <= 0:
-            raise FormatError("--bpp must be positive")
-        data = codec.compress_for_bpp(rgb, args.bpp)
-    else:
-        setting = args.iterations if args.iterations is not None else args.quality
-        data = codec.compress(rgb, setting) if setting is not None else codec.compress(rgb)
-    elapsed = time.perf_counter() - start
-    write_atomic(args.output, data)
-    if not args.quiet:
-        h, w = rgb.shape[:2]
-        print(f"{os.path.basename(args.input)} {w}x{h} -> {args.output}: {len(data)} bytes, "
-              f"{len(data) * 8 / (h * w):.4f} bpp ({codec.name}, {elapsed:.2f} s)")
-    return 0
+    setting = args.iterations if args.iterations is not None else args.quality
+    return compress_file(codec, args, codec.name, setting)

@@ -1,7 +1,5 @@
 """`tfcodec decompress IN OUT`: a .tfc stream back to an image file."""
 
-import time
-
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -17,17 +15,6 @@ def register(subparsers):
 
 def run(args):
     from tfcodec.api import codec_for_stream
-    from tfcodec.fileio import check_not_input, read_stream, write_image
+    from tfcodec.commands.transcode import decompress_file
 
-    check_not_input(args.output, args.input)
-    data = read_stream(args.input)
-    codec = codec_for_stream(data, args.model)
-    start = time.perf_counter()
-    rgb = codec.decompress(data)
-    elapsed = time.perf_counter() - start
-    write_image(args.output, rgb)
-    if not args.quiet:
-        h, w = rgb.shape[:2]
-        print(f"{args.input} -> {args.output}: {w}x{h}, {len(data) * 8 / (h * w):.4f} bpp "
-              f"({codec.name}, {elapsed:.2f} s)")
-    return 0
+    return decompress_file(lambda data: codec_for_stream(data, args.model), args, lambda codec: codec.name)

@@ -1,9 +1,7 @@
 """`python -m tfcodec.edge compress|decompress IN OUT --models DIR`: the edge runtime's command."""
 
 import argparse
-import os
 import sys
-import time
 
 from tfcodec.errors import FormatError
 
@@ -39,38 +37,14 @@ def build_parser():
 
 
 def _run(args):
+    from tfcodec.commands.transcode import compress_file, decompress_file
     from tfcodec.edge.codec import EdgeCodec
-    from tfcodec.fileio import check_not_input, read_image, read_stream, write_atomic, write_image
 
-    check_not_input(args.output, args.input)
     codec = EdgeCodec(args.models, num_threads=args.threads, edgetpu=args.edgetpu)
+    label = f"{codec.name} edge {codec.manifest['mode']}"
     if args.command == "compress":
-        rgb = read_image(args.input)
-        start = time.perf_counter()
-        if args.bpp is not None:
-            if args.bpp <= 0:
-                raise FormatError("--bpp must be positive")
-            data = codec.compress_for_bpp(rgb, args.bpp)
-        else:
-            data = codec.compress(rgb, 0.5 if args.quality is None else args.quality)
-        elapsed = time.perf_counter() - start
-        write_atomic(args.output, data)
-        h, w = rgb.shape[:2]
-        if not args.quiet:
-            print(f"{os.path.basename(args.input)} {w}x{h} -> {args.output}: {len(data)} bytes, "
-                  f"{len(data) * 8 / (h * w):.4f} bpp ({codec.name} edge {codec.manifest['mode']}, "
-                  f"{elapsed:.2f} s)")
-        return 0
-    data = read_stream(args.input)
-    start = time.perf_counter()
-    rgb = codec.decompress(data)
-    elapsed = time.perf_counter() - start
-    write_image(args.output, rgb)
-    if not args.quiet:
-        h, w = rgb.shape[:2]
-        print(f"{args.input} -> {args.output}: {w}x{h}, {len(data) * 8 / (h * w):.4f} bpp "
-              f"({codec.name} edge {codec.manifest['mode']}, {elapsed:.2f} s)")
-    return 0
+        return compress_file(codec, args, label, 0.5 if args.quality is None else args.quality)
+    return decompress_file(lambda data: codec, args, lambda _: label)
 
 
 def main(argv=None):
