@@ -340,6 +340,22 @@ def test_scalar_and_vector_paths_switch_on_stream_count():
                                       value)
 
 
+def test_vector_path_streams_longer_than_65535_symbols():
+    """Over 2**16 digits in a stream (the per-stream digit count must not
+    wrap): symbols of probability 2**-16 each emit one 16-bit digit."""
+    table = rc.build_lookup([[0, 1, 65535, 65536], [0, 30000, 65536]], 16)
+    rng = np.random.default_rng(5)
+    streams, per = rc._SCALAR_MAX_STREAMS + 1, 70_000
+    index = (rng.random((streams, per)) < 0.02).astype(np.int32)
+    value = np.where(index == 0, 2 * rng.integers(0, 2, (streams, per)),
+                     rng.integers(0, 2, (streams, per)))
+    with coder_path("vector"):
+        vec = rc.encode_index(table, index, value, 1)
+        np.testing.assert_array_equal(rc.decode_index(table, index, vec, 1), value)
+    with coder_path("scalar"):
+        assert rc.encode_index(table, index[:2], value[:2], 1) == vec[:2]
+
+
 def test_escape_extremes():
     table = rc.build_lookup([[0, 1000, 4000, 4096]], 12, overflow=True)
     maxv = 2

@@ -32,6 +32,7 @@ __all__ = [
 
 _MASK = 0xFFFFFFFF
 _U64_MASK = np.uint64(_MASK)
+_SIXTEEN = np.uint64(16)
 _ONE16 = 1 << 16
 # TFC's escape coder shifts ``1 << n`` in int32, so it only works for an
 # Elias-gamma payload below 2**30; larger values are undefined behaviour there.
@@ -190,7 +191,7 @@ class Lookup:
             lo_all = np.delete(self._cdf16, self._start + lens)  # drop each row's last
             hi_all = np.delete(self._cdf16, self._start)  # drop each row's first
             first = self._start - np.arange(self.num_rows)
-            first = first.astype(np.int32 if len(lo_all) < (1 << 31) else np.int64)
+            first = first.astype(np.intp)
             self._bounds_cache = (lo_all, hi_all, first)
         return self._bounds_cache
 
@@ -224,8 +225,8 @@ class Lookup:
             last = self._start[row] + lens[row] - 1
             nxt = cdf_p[np.minimum(g0 + 1, last)]
             ok = (cdf_p[g0] >= tmax) | (nxt >= tmax)
-            dtype = np.int32 if len(cdf_p) < (1 << 30) else np.int64
-            table = np.where(ok, g0, -1 - g0).astype(dtype)
+            # intp, the dtype np.take wants for indices (no conversion per step).
+            table = np.where(ok, g0, -1 - g0).astype(np.intp)
             self._bucket_cache = (table, off, k, key_p)
         return self._bucket_cache
 
@@ -308,6 +309,9 @@ def _flatten_strings(strings, stream_shape) -> list[bytes]:
                             "(it drops trailing zero bytes)")
         raise TypeError(f"expected a bytes string, got {type(s).__name__}")
 
+    if (len(stream_shape) == 1 and isinstance(strings, list)
+            and len(strings) == stream_shape[0] and all(type(s) is bytes for s in strings)):
+        return strings  # the common case: what encode_index returns, as is
     if isinstance(strings, np.ndarray):
         if strings.dtype != object:
             raise TypeError("strings must be bytes or an object array of bytes, not "
@@ -355,28 +359,30 @@ def encode_index(lookup, index, value, stream_rank: int = 0):
     if idx.size and (idx.min() < 0 or idx.max() >= table.num_rows):
         bad = idx[(idx < 0) | (idx >= table.num_rows)][0]
         raise ValueError(f"index={bad} not in range [0, {table.num_rows})")
-    sym, esc_bits = _check_values(table, idx, val)
+    # Position-major from here on (step j codes column j of every stream),
+    # with intp rows: the index dtype np.take uses without a conversion.
+    idx_t = np.ascontiguousarray(idx.T, dtype=np.intp)
+    sym_t, esc_bits = _check_values(table, idx_t, np.ascontiguousarray(val.T))
     lof, hif, first = table._bounds()
-    pos = first[idx]
-    pos += sym
+    pos_t = np.take(first, idx_t)
+    pos_t += sym_t
     steps = None
     if lanes > _SCALAR_MAX_STREAMS and esc_bits is not None:
         # Escapes: precompute every step's bounds, escape bits interleaved
         # (None when uneven escapes would make that table too big).
-        steps = _expand_escapes(lof[pos].T, hif[pos].T, [x.T for x in esc_bits])
+        steps = _expand_escapes(lof[pos_t], hif[pos_t], esc_bits)
     if lanes <= _SCALAR_MAX_STREAMS or (esc_bits is not None and steps is None):
-        out = [_encode_scalar(lof[pos[i]], hif[pos[i]],
-                              None if esc_bits is None else [x[i] for x in esc_bits])
+        out = [_encode_scalar(lof[pos_t[:, i]], hif[pos_t[:, i]],
+                              None if esc_bits is None else [x[:, i] for x in esc_bits])
                for i in range(lanes)]
         zero = np.array([s is None for s in out])
     elif steps is not None:
         out, zero = _encode_lanes(lof, hif, None, steps)
     else:
-        # Position-major: step j codes column j of every stream.
-        out, zero = _encode_lanes(lof, hif, np.ascontiguousarray(pos.T), None)
+        out, zero = _encode_lanes(lof, hif, pos_t, None)
     if zero.any():
         i = int(np.flatnonzero(zero)[0])
-        p = first[idx[i]] + sym[i]
+        p = pos_t[:, i]
         j = int(np.flatnonzero(lof[p] == hif[p])[0])
         raise ValueError(f"value={int(val[i, j])} has zero probability in row "
                          f"{int(idx[i, j])}")
@@ -407,7 +413,7 @@ def _check_values(table: Lookup, idx, val):
         if val.dtype.itemsize < 4:
             val = val.astype(np.int32)
         udtype = np.dtype(f"u{val.dtype.itemsize}")
-        bad = val.view(udtype) >= table.num_symbols.astype(udtype)[idx]
+        bad = val.view(udtype) >= np.take(table.num_symbols.astype(udtype), idx)
     if bad.any():
         r = tuple(np.argwhere(bad)[0])
         raise ValueError(f"value={val[r]} not in range [0, {table.num_symbols[idx[r]]}) "
@@ -512,18 +518,20 @@ def _encode_lanes(lof, hif, pos_t, steps_lohi):
     # One extra row for the finalize digit.
     rec_sum = np.empty((steps + 1, lanes), np.uint64)
     rec_ren = np.empty((steps + 1, lanes), np.bool_)
-    rec_carry = np.empty((steps, lanes), np.bool_)
+    rec_carry = np.empty((steps + 1, lanes), np.bool_)
+    rec_carry[steps] = False  # the finalize row: lane-major views line up
     base = np.zeros(lanes, np.uint64)
     size = np.full(lanes, 1 << 32, np.uint64)
     a = np.empty(lanes, np.uint64)
     b = np.empty(lanes, np.uint64)
-    sh = np.empty(lanes, np.uint8)
+    sh = np.empty(lanes, np.uint64)  # same dtype as the shifted: no casting loop
     for j in range(steps):
         if steps_lohi is not None:
             lo, hi = lo_t[j], hi_t[j]
         else:
-            lo = np.take(lof, pos_t[j], out=lo_buf)
-            hi = np.take(hif, pos_t[j], out=hi_buf)
+            # mode="clip": positions are validated; the default mode buffers.
+            lo = np.take(lof, pos_t[j], out=lo_buf, mode="clip")
+            hi = np.take(hif, pos_t[j], out=hi_buf, mode="clip")
         np.multiply(size, lo, out=a)
         a >>= 16
         np.multiply(size, hi, out=b)
@@ -534,7 +542,7 @@ def _encode_lanes(lof, hif, pos_t, steps_lohi):
         np.subtract(b, a, out=size)
         r = rec_ren[j]
         np.less_equal(size, _ONE16, out=r)
-        np.left_shift(r.view(np.uint8), 4, out=sh)
+        np.multiply(r, _SIXTEEN, out=sh)
         size <<= sh
         np.left_shift(s, sh, out=base)
         base &= _U64_MASK
@@ -570,16 +578,19 @@ def _encode_lanes(lof, hif, pos_t, steps_lohi):
     ren_pos = np.flatnonzero(ren_t)
     digits = dig_t.reshape(-1)[ren_pos].astype(np.int64)
     offsets = np.zeros(lanes + 1, np.int64)
-    np.cumsum(ren_t.sum(axis=1), out=offsets[1:])
-    carry = np.flatnonzero(rec_carry)
+    # Digits per lane: a step-major reduction, vectorized over lanes, in
+    # the narrowest dtype that holds steps + 1.
+    count_dtype = np.uint16 if steps < 0xFFFF else np.int64
+    np.cumsum(np.add.reduce(rec_ren.view(np.uint8), axis=0, dtype=count_dtype),
+              out=offsets[1:])
+    # Lane-major flat positions of the carries, in the layout of ren_t.
+    carry = np.flatnonzero(np.ascontiguousarray(rec_carry.T))
     if carry.size or state1.any():
         if carry.size:
-            cj, cl = np.divmod(carry, lanes)
             # A carry hits the last digit emitted before it in its lane.
-            q = np.sort(cl * (steps + 1) + cj)
             # Distinct targets: after a carry the coder is back in state 0,
             # and only a new digit can take it to state 1 again.
-            digits[np.searchsorted(ren_pos, q) - 1] += 1
+            digits[np.searchsorted(ren_pos, carry) - 1] += 1
         digits[offsets[np.flatnonzero(state1) + 1] - 1] += 1
         over = np.flatnonzero(digits > 0xFFFF)
         while over.size:
@@ -677,16 +688,18 @@ def decode_index(lookup, index, strings, stream_rank: int = 0,
     # escaped value adds at most 2 * 30 binary steps); refusing longer ones
     # up front bounds all later work by the (trusted) index size.
     max_steps = per * (1 + (2 * (_GAMMA_MAX_ZEROS + 1) if has_ovf else 0))
-    for i, s in enumerate(flat_strings):
-        if len(s) > 4 + 2 * max_steps:
-            raise FormatError(f"range-coded stream {i} is longer than its "
-                              f"{per} symbols can explain ({len(s)} bytes)")
+    lens = np.fromiter(map(len, flat_strings), np.int64, lanes)
+    too_long = np.flatnonzero(lens > 4 + 2 * max_steps)
+    if too_long.size:
+        i = int(too_long[0])
+        raise FormatError(f"range-coded stream {i} is longer than its "
+                          f"{per} symbols can explain ({lens[i]} bytes)")
     if lanes <= _SCALAR_MAX_STREAMS:
         out = np.empty((lanes, per), np.int32)
         for i in range(lanes):
             out[i] = _decode_scalar(table, idx[i], flat_strings[i], i)
     else:
-        out = _decode_lanes(table, idx, flat_strings, has_ovf)
+        out = _decode_lanes(table, idx, flat_strings, lens, has_ovf)
     if strict:
         again = encode_index(table, idx, out, stream_rank=1)
         for i, (a, b) in enumerate(zip(again, flat_strings)):
@@ -775,137 +788,148 @@ def _decode_scalar(table: Lookup, rows, data: bytes, lane: int) -> np.ndarray:
     return np.array(out, np.int32).reshape(-1)
 
 
-def _decode_lanes(table: Lookup, idx, strings, has_ovf) -> np.ndarray:
+def _decode_lanes(table: Lookup, idx, strings, lens, has_ovf) -> np.ndarray:
     """Decodes all streams in lock-step; returns int32 [lanes, per].
 
-    Per step, t = ceil((value - base + 1) * 2**p / size) is computed in
-    float64; this is exact because the operands stay below 2**53 and a
-    non-integer quotient is at least 2**-32 away from an integer. TFC's
-    "smallest v with lower_bound <= size * v" is then the first CDF entry
-    >= t: one gather from the inverse-CDF table, or else one searchsorted
-    over all rows' CDFs (rescaled to 16 bits, rows offset by 2**17).
+    Per step, u = (offset + 1) / size is computed in float64. TFC's
+    "smallest v with lower_bound <= size * v" is the first 16-bit CDF entry
+    c with c >= u * 2**16; comparing c / 2**16 < u instead is exact, because
+    a non-integer u * 2**16 is at least 2**-32 away from an integer, far
+    more than float64's rounding, and scaling by powers of two is exact. The
+    entry comes from one gather in the inverse-CDF table (bucket
+    ceil(u * 2**p / 2**k), again exact) plus one compare, or else from a
+    searchsorted over all rows' CDFs (rows offset by 2**17).
+
+    The loop keeps only what the next step needs (offset, size, read
+    pointer) and records each step's CDF position; symbols, and TFC's
+    ``base`` for the final check, are derived afterwards in whole-array
+    passes. ``base`` follows from the invariant base + offset == the last
+    32 bits read (mod 2**32). Every gather uses mode="clip": the indices are
+    in range by construction (offset < size holds for any input bytes), and
+    numpy buffers the output of the default mode.
     """
     lanes, per = idx.shape
-    lens = np.array([len(s) for s in strings], np.int64)
     nwords = (lens + 1) // 2
     # One zero word after each stream: reads past the end return 0, like TFC.
-    buf = b"".join(s + (b"\x00\x00\x00" if len(s) & 1 else b"\x00\x00") for s in strings)
-    words = np.frombuffer(buf, ">u2").astype(np.uint64)
+    buf = b"".join([s + (b"\x00\x00\x00" if len(s) & 1 else b"\x00\x00") for s in strings])
+    words = np.frombuffer(buf, ">u2").astype(np.uint16)  # small: stays in cache
     wstart = np.zeros(lanes, np.int64)
     np.cumsum(nwords[:-1] + 1, out=wstart[1:])
     wend = wstart + nwords
-    ptr = wstart.copy()
-    off = words[ptr] << 16
-    np.minimum(ptr + 1, wend, out=ptr)
-    off |= words[ptr]
-    np.minimum(ptr + 1, wend, out=ptr)
-    base = np.zeros(lanes, np.uint64)
+    off = _read32(words, wstart, wend)
+    ptr = wstart + 2  # next word to read (unclamped; reads clamp to wend)
     size = np.full(lanes, 1 << 32, np.uint64)
 
     # Step j decodes column j of every stream; intp rows make np.take cheap.
     idx_t = np.ascontiguousarray(idx.T, dtype=np.intp)
-    start1_tab = table._start + 1
     cdf_hi = table._cdf16
     cdf_lo = np.empty_like(cdf_hi)
     cdf_lo[1:] = cdf_hi[:-1]
     cdf_lo[:1] = 0
     use_bk = table.bucket_entries <= _BUCKET_MAX_ENTRIES and (
         table._bucket_cache is not None or 16 * lanes * per >= table.bucket_entries)
-    prec = np.abs(table.precision)
-    uniform = bool(prec.min() == prec.max())
-    scale = float(1 << int(prec[0]))
-    scale_tab = np.left_shift(1, prec).astype(np.float64)
     if use_bk:
         btab, boff, bk, key = table._buckets()
-        shift_tab = (boff - 1).astype(np.float64)  # ceil(t / 2**k) - 1 + row offset
-        bscale_tab = np.ldexp(1.0, -bk)
-        bscale = float(bscale_tab[0]) if uniform and bk.min() == bk.max() else None
-        cdfp_tab = key - np.repeat(table._rowkey, table.num_symbols + 1)
-        gi = np.empty(lanes, np.int64)
-        g = np.empty(lanes, btab.dtype)
+        # Bucket of t: ceil(t16 / 2**(16 - p + k)) - 1 + the row's offset
+        # (ceil(ceil(x) / 2**m) == ceil(x / 2**m) keeps this exact).
+        bscale_tab = np.ldexp(1.0, np.abs(table.precision) - bk)
+        bscale = float(bscale_tab[0]) if bscale_tab.min() == bscale_tab.max() else None
+        shf_all = np.take((boff - 1).astype(np.float64), idx_t)
+        cdf_frac = np.ldexp(cdf_hi.astype(np.float64), -16)
+        key16, rowkey16 = table._key, table._rowkey
+        gi = np.empty(lanes, np.intp)
         tb = np.empty(lanes, np.float64)
         cp = np.empty(lanes, np.float64)
         corr = np.empty(lanes, np.bool_)
     else:
-        key = table._key
-        scale, uniform = 65536.0, True
-        shift_tab = table._rowkey
+        shf_all = np.take(table._rowkey, idx_t)
     if has_ovf:
         esc_tab = np.where(table.overflow, table._start + table.num_symbols, -1)
         esc_g = np.empty(lanes, np.int64)
-    out = np.empty((per, lanes), np.int32)
+        escaped = []
+    g_all = np.empty((per, lanes), np.intp)
     t = np.empty(lanes, np.float64)
-    shf = np.empty(lanes, np.float64)
-    scl = np.empty(lanes, np.float64)
-    st1 = np.empty(lanes, np.int64)
     lo = np.empty(lanes, np.uint64)
     hi = np.empty(lanes, np.uint64)
-    w = np.empty(lanes, np.uint64)
-    sh = np.empty(lanes, np.uint8)
+    w = np.empty(lanes, np.uint16)
+    w64 = np.empty(lanes, np.uint64)
+    rp = np.empty(lanes, np.int64)
+    sh = np.empty(lanes, np.uint64)
     ren = np.empty(lanes, np.bool_)
-    state = (off, base, size, ptr)
+    state = (off, size, ptr, wend)
     for j in range(per):
-        rows = idx_t[j]
+        g = g_all[j]
         np.add(off, 1, out=lo)
-        if uniform:
-            np.multiply(lo, scale, out=t)
-        else:
-            np.multiply(lo, np.take(scale_tab, rows, out=scl), out=t)
-        np.divide(t, size, out=t)
-        np.take(shift_tab, rows, out=shf)
+        np.divide(lo, size, out=t)
         if use_bk:
             if bscale is not None:
                 np.multiply(t, bscale, out=tb)
             else:
-                np.multiply(t, np.take(bscale_tab, rows, out=tb), out=tb)
+                np.multiply(t, np.take(bscale_tab, idx_t[j], mode="clip"), out=tb)
             np.ceil(tb, out=tb)
-            np.ceil(t, out=t)
-            np.add(tb, shf, out=gi, casting="unsafe")
-            np.take(btab, gi, out=g)
-            if g.min() < 0:  # tail buckets: search
+            np.add(tb, shf_all[j], out=gi, casting="unsafe")
+            np.take(btab, gi, out=g, mode="clip")
+            if g.min() < 0:  # buckets with several CDF steps: search
                 tail = np.flatnonzero(g < 0)
-                g[tail] = np.searchsorted(key, t[tail] + table._rowkey[rows[tail]])
-            np.take(cdfp_tab, g, out=cp)
+                t16 = np.ceil(t[tail] * 65536.0)
+                g[tail] = np.searchsorted(key16, t16 + rowkey16[idx_t[j, tail]])
+            np.take(cdf_frac, g, out=cp, mode="clip")
             np.less(cp, t, out=corr)
             g += corr
         else:
+            np.multiply(t, 65536.0, out=t)
             np.ceil(t, out=t)
-            t += shf
-            g = np.searchsorted(key, t)
-        np.take(cdf_lo, g, out=lo)
-        np.take(cdf_hi, g, out=hi)
-        np.take(start1_tab, rows, out=st1)
-        np.subtract(g, st1, out=out[j], casting="unsafe")
+            t += shf_all[j]
+            g[:] = np.searchsorted(table._key, t)
+        np.take(cdf_lo, g, out=lo, mode="clip")
+        np.take(cdf_hi, g, out=hi, mode="clip")
         lo *= size
         lo >>= 16
         hi *= size
         hi >>= 16
         off -= lo
-        base += lo
         np.subtract(hi, lo, out=size)
         np.less_equal(size, _ONE16, out=ren)
-        np.left_shift(ren.view(np.uint8), 4, out=sh)
+        np.multiply(ren, _SIXTEEN, out=sh)
         size <<= sh
         off <<= sh
-        base <<= sh
-        base &= _U64_MASK
-        np.take(words, ptr, out=w)
-        w *= ren
-        off |= w
+        np.minimum(ptr, wend, out=rp)
+        np.take(words, rp, out=w, mode="clip")
+        np.multiply(w, ren, out=w64)
+        off |= w64
         ptr += ren
-        np.minimum(ptr, wend, out=ptr)
         if has_ovf:
-            np.take(esc_tab, rows, out=esc_g)
+            np.take(esc_tab, idx_t[j], out=esc_g, mode="clip")
             esc = g == esc_g
             if esc.any():
                 lanes_e = np.flatnonzero(esc)
-                vals = _decode_escapes(state, lanes_e, words, wend,
-                                       table.num_symbols[rows[lanes_e]] - 1)
+                vals = _decode_escapes(state, lanes_e, words,
+                                       table.num_symbols[idx_t[j, lanes_e]] - 1)
                 if vals.max() > _INT32_MAX:
                     raise _corrupt(int(lanes_e[np.argmax(vals)]),
                                    "escaped value out of int32 range")
-                out[j, lanes_e] = vals
-    value = (base + off) & _U64_MASK
+                escaped.append((j, lanes_e, vals))
+    out = g_all
+    out -= np.take(table._start + 1, idx_t)
+    out = out.astype(np.int32)
+    if has_ovf:
+        for j, lanes_e, vals in escaped:
+            out[j, lanes_e] = vals
+    _check_final_state(off, size, ptr, words, wend)
+    return np.ascontiguousarray(out.T)
+
+
+def _read32(words, at, end):
+    """The 32 bits at word ``at`` of each lane (words at or past ``end`` read 0)."""
+    high = words[np.minimum(at, end)].astype(np.uint64)
+    return (high << np.uint64(16)) | words[np.minimum(at + 1, end)]
+
+
+def _check_final_state(off, size, ptr, words, wend):
+    """TFC's RangeDecoder::Finalize for every lane: all bytes consumed, and
+    the last 32 bits read are the value the encoder's finalize writes."""
+    value = _read32(words, ptr - 2, wend)
+    base = (value - off) & _U64_MASK
     sm1 = size - np.uint64(1)
     upper = (base + sm1) & _U64_MASK
     straddle = (base + sm1) > _U64_MASK
@@ -913,39 +937,35 @@ def _decode_lanes(table: Lookup, idx, strings, has_ovf) -> np.ndarray:
     shift = np.where((bm1 >> 24) < (upper >> 24), 24, 16).astype(np.uint64)
     mid = (bm1 >> shift) + np.uint64(1)
     ok_mid = ((mid << shift) & _U64_MASK) == value
-    ok = (ptr == wend) & np.where((base == 0) | straddle, value == 0, ok_mid)
+    ok = (ptr >= wend) & np.where((base == 0) | straddle, value == 0, ok_mid)
     if not ok.all():
         raise _corrupt(int(np.flatnonzero(~ok)[0]), "final state mismatch")
-    return np.ascontiguousarray(out.T)
 
 
-def _decode_escapes(state, lanes_e, words, wend, maxv):
+def _decode_escapes(state, lanes_e, words, maxv):
     """Slow path: Elias-gamma escape payloads for the streams in ``lanes_e``.
 
     Streams that are done with a phase keep coding an identity step (a
     one-symbol CDF), which leaves their state untouched.
     """
-    off_all, base_all, size_all, ptr_all = state
+    off_all, size_all, ptr_all, wend_all = state
     off = off_all[lanes_e]
-    base = base_all[lanes_e]
     size = size_all[lanes_e]
     ptr = ptr_all[lanes_e]
-    end = wend[lanes_e]
+    end = wend_all[lanes_e]
 
     def bit(active):
-        nonlocal off, base, size, ptr
+        nonlocal off, size, ptr
         half = size >> 1
         one = active & (off >= half)
         a = np.where(one, half, 0).astype(np.uint64)
         size = np.where(active, np.where(one, size - half, half), size).astype(np.uint64)
         off = off - a
-        base = (base + a) & _U64_MASK
         ren = size <= _ONE16
         sh = ren.astype(np.uint64) << np.uint64(4)
         size = size << sh
-        off = (off << sh) | (words[ptr] * ren)
-        base = (base << sh) & _U64_MASK
-        ptr = np.minimum(ptr + ren, end)
+        off = (off << sh) | (words[np.minimum(ptr, end)].astype(np.uint64) * ren)
+        ptr = ptr + ren
         return one
 
     zeros = np.zeros(len(lanes_e), np.int64)
@@ -963,7 +983,6 @@ def _decode_escapes(state, lanes_e, words, wend, maxv):
         val |= bit(zeros > k).astype(np.int64) << k
     sign = bit(np.ones(len(lanes_e), np.bool_))
     off_all[lanes_e] = off
-    base_all[lanes_e] = base
     size_all[lanes_e] = size
     ptr_all[lanes_e] = ptr
     return np.where(sign, -val, val + maxv - 1)
