@@ -63,3 +63,23 @@ def test_rejects_layers_without_integer_form():
     model = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.Conv2D(3, 3, strides=2, padding="same")])
     with pytest.raises(ValueError, match="stride-1"):
         IntegerNet.from_keras(model, np.zeros((1, 4, 4, 2), np.float32), 0, 8)
+
+
+@pytest.mark.parametrize("kernel,cin,cout", [(1, 7, 3), (3, 224, 32), (5, 80, 8)])
+def test_exact_conv_equals_integer_arithmetic_at_the_extremes(kernel, cin, cout):
+    """The float64 GEMM path returns the exact integer convolution, even with
+    saturated activations and full-range 16-bit weights."""
+    from tfcodec.entropy.integer_net import ACTIVATION_LIMIT, WEIGHT_BITS, _exact_conv
+
+    rng = np.random.default_rng(kernel)
+    wmax = 2**WEIGHT_BITS - 1
+    x = rng.choice([-ACTIVATION_LIMIT, ACTIVATION_LIMIT, 0, 12345], (2, 6, 9, cin))
+    weights = rng.choice([-wmax, wmax, 1, -7], (kernel, kernel, cin, cout))
+    bias = rng.integers(-2**40, 2**40, cout)
+    pad = kernel // 2
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    expected = np.zeros((2, 6, 9, cout), np.int64) + bias
+    for i in range(kernel):
+        for j in range(kernel):
+            expected += padded[:, i:i + 6, j:j + 9] @ weights[i, j]  # int64 matmul
+    np.testing.assert_array_equal(_exact_conv(x, weights, bias), expected)

@@ -52,19 +52,36 @@ def _shift_round(acc, shift):
     return (acc + half) >> right
 
 
-def _exact_conv(x, weights, bias):
-    """Stride-1 'same' convolution of int64 NHWC x with int weights, exact in float64."""
+def _weight_matrix(weights):
+    """(kh, kw, cin, cout) ints -> float64 (cin, kh * kw * cout), tap-major columns."""
+    kh, kw, cin, cout = weights.shape
+    return np.ascontiguousarray(
+        np.asarray(weights, np.float64).transpose(2, 0, 1, 3).reshape(cin, kh * kw * cout))
+
+
+def _exact_conv(x, weights, bias, matrix=None):
+    """Stride-1 'same' convolution of int64 NHWC x with int weights, exact in float64.
+
+    One GEMM of every padded input position against all kh * kw taps, then
+    the taps' shifted outputs are summed: no im2col copy of the input, and
+    the same exactness (every partial sum is a sum of fewer products than
+    the total, so it stays below 2**53). `matrix`: `_weight_matrix(weights)`
+    if the caller caches it.
+    """
     kh, kw, cin, cout = weights.shape
     n, h, w, _ = x.shape
     ph, pw = kh // 2, kw // 2
     padded = np.zeros((n, h + 2 * ph, w + 2 * pw, cin), np.float64)
     padded[:, ph:ph + h, pw:pw + w] = x
-    columns = np.empty((n, h, w, kh, kw, cin), np.float64)
+    if matrix is None:
+        matrix = _weight_matrix(weights)
+    taps = (padded.reshape(-1, cin) @ matrix).reshape(n, h + 2 * ph, w + 2 * pw, kh, kw, cout)
+    acc = taps[:, :h, :w, 0, 0].copy()
     for i in range(kh):
         for j in range(kw):
-            columns[:, :, :, i, j] = padded[:, i:i + h, j:j + w]
-    acc = columns.reshape(n * h * w, kh * kw * cin) @ weights.reshape(kh * kw * cin, cout).astype(np.float64)
-    return acc.astype(np.int64).reshape(n, h, w, cout) + bias
+            if i or j:
+                acc += taps[:, i:i + h, j:j + w, i, j]
+    return acc.astype(np.int64) + bias
 
 
 def depth_to_space(x, block):
@@ -138,7 +155,10 @@ class IntegerNet:
         for layer in self.layers:
             kind = layer["kind"]
             if kind == _CONV:
-                x = saturate(_shift_round(_exact_conv(x, layer["weights"], layer["bias"]), layer["shift"]))
+                if "matrix" not in layer:  # float64 form of the weights, built once
+                    layer["matrix"] = _weight_matrix(layer["weights"])
+                acc = _exact_conv(x, layer["weights"], layer["bias"], layer["matrix"])
+                x = saturate(_shift_round(acc, layer["shift"]))
             elif kind == _RELU:
                 x = np.maximum(x, 0)
             else:
