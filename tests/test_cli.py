@@ -69,6 +69,18 @@ def test_bad_streams_fail_cleanly_without_output(setup, damage, capsys):
     assert not [p for p in os.listdir(folder) if p.endswith(".part")]
 
 
+def test_stream_of_another_model_names_the_flag_that_picks_it(setup, capsys):
+    folder, bundle, image = setup
+    good = folder / "model.tfc"
+    run("compress", image, good, "--model", bundle)
+    header, strings = container.unpack(good.read_bytes())
+    other = folder / "other-model.tfc"
+    other.write_bytes(container.pack(container.Header("cw2020-small", header.weights_hash, header.height,
+                                                      header.width, header.rate), strings))
+    assert run("decompress", other, folder / "other-model.png", "--model", bundle) == 1
+    assert "not 'test-cw-tiny': decode it with --model cw2020-small" in capsys.readouterr().err
+
+
 def test_refuses_to_overwrite_input(setup, capsys):
     folder, bundle, image = setup
     before = image.read_bytes()

@@ -367,6 +367,23 @@ def test_edge_refuses_other_weights_and_tampered_models(setup, tmp_path):
         EdgeCodec(str(copy)).decompress(data)
 
 
+def test_edge_cli_asks_for_the_export_folder_of_another_models_stream(setup, tmp_path, capsys):
+    """The edge CLI picks models with --models DIR: its hint must not be the TF CLI's --model."""
+    from tfcodec.edge.__main__ import main
+
+    header, strings = container.unpack(_edge(setup, "int8").compress(_image(64, 64), 0.5))
+    stream = tmp_path / "other.tfc"
+    stream.write_bytes(container.pack(container.Header("cw2020-small", header.weights_hash, header.height,
+                                                       header.width, header.rate), strings))
+    out = tmp_path / "out.png"
+    assert main(["decompress", str(stream), str(out), "--models", setup["int8"]]) == 1
+    err = capsys.readouterr().err
+    assert f"made by model 'cw2020-small', not '{NAME}'" in err
+    assert "--models DIR, DIR the export folder of model cw2020-small" in err
+    assert "--model " not in err
+    assert not out.exists()
+
+
 def test_calibration_refuses_evaluation_images(tmp_path):
     from tfcodec.export.calibration import calibration_images
 

@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-from tfcodec.errors import FormatError
+from tfcodec.errors import FormatError, OtherModelError
 
 # subcommand name -> (module, one-line help). The module is imported only when
 # that subcommand (or --help) needs it.
@@ -85,7 +85,8 @@ def main(argv=None):
     try:
         return args.func(args) or 0
     except FormatError as e:
-        print(f"tfcodec {args.command}: error: {e}", file=sys.stderr)
+        hint = f": decode it with --model {e.stream_model}" if isinstance(e, OtherModelError) else ""
+        print(f"tfcodec {args.command}: error: {e}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"tfcodec {args.command}: interrupted", file=sys.stderr)

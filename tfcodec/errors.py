@@ -8,3 +8,17 @@ class FormatError(ValueError):
     weights, absurd header values and unreadable images. The message is meant
     for a person: the CLI prints it without a traceback.
     """
+
+
+class OtherModelError(FormatError):
+    """A stream made by another model than the one asked to decode it.
+
+    The message names both models but not how to pick the stream's: that
+    differs between front ends, so each CLI adds its own hint from
+    `stream_model` (`--model NAME` for `tfcodec`, an export folder for
+    `python -m tfcodec.edge`).
+    """
+
+    def __init__(self, stream_model, decoder_model):
+        super().__init__(f"stream was made by model {stream_model!r}, not {decoder_model!r}")
+        self.stream_model = stream_model

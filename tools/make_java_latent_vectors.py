@@ -43,6 +43,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from java_vector_records import Writer, ints  # noqa: E402
+
 from tfcodec import container  # noqa: E402
 from tfcodec.codecs import latent_coding  # noqa: E402
 from tfcodec.codecs.latent_coding import LatentCoder  # noqa: E402
@@ -69,34 +71,9 @@ MODELS = {
 }
 
 
-def ints(values):
-    return " ".join(str(int(v)) for v in np.asarray(values).reshape(-1))
-
-
 def floats(values):
     # repr() of a float64 parses back to the same double in Java (Double.parseDouble).
     return " ".join(repr(float(v)) for v in np.asarray(values, np.float64).reshape(-1))
-
-
-class Writer:
-    def __init__(self, title):
-        self.lines = [HEADER, f"# {title}\n"]
-        self.names = set()
-
-    def record(self, kind, name, fields):
-        if (kind, name) in self.names:
-            raise ValueError(f"duplicate record {kind} {name}")
-        self.names.add((kind, name))
-        self.lines.append(f"\n{kind} {name}\n")
-        for key, value in fields:
-            value = str(value)
-            if "\n" in value:
-                raise ValueError(f"newline in {key} of {name}")
-            self.lines.append(f"{key} {value}\n")
-        self.lines.append("end\n")
-
-    def text(self):
-        return "".join(self.lines)
 
 
 # -----------------------------------------------------------------------------
@@ -308,7 +285,7 @@ def make_latents(y_scale, rng, shape, coder):
 def build(write_to=None):
     """All files as {relative path: bytes or arrays}."""
     files = {}
-    w = Writer("Latent coding of tiny hyperprior models: integer nets, scale tables, streams.")
+    w = Writer(HEADER, "Latent coding of tiny hyperprior models: integer nets, scale tables, streams.")
     w.record("thresholds", "gaussian", [("values", ints(tables.scale_thresholds())),
                                         ("precision", tables.PRECISION), ("levels", tables.SCALE_LEVELS)])
     logs = np.concatenate([np.arange(-700, 1500, 7), tables.scale_thresholds(), tables.scale_thresholds() + 1,

@@ -7,8 +7,10 @@ and ``tfcodec.container``, to make three plain-text files under
 
 * ``rangecoder.txt``: CDF lookup tables and range-coded strings with their
   index arrays and decoded values (precisions 1..16, with and without overflow
-  coding, values far outside the tables, both of the Python coder's paths), and
-  corrupted strings with the Python decoder's verdict (values or an error);
+  coding, values far outside the tables, both of the Python coder's paths, the
+  coder's rare states, random tables), and corrupted strings with the Python
+  decoder's verdict (values or an error). They are the Java encoder's only
+  reference, byte for byte;
 * ``containers.txt``: complete ``.tfc`` files with their header fields and the
   decoded values of every string;
 * ``bad_containers.txt``: broken files (one per check of docs/format.md, plus
@@ -34,6 +36,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from java_vector_records import Writer, hexs, ints
+
 from tfcodec import container, rangecoder
 from tfcodec.errors import FormatError
 
@@ -42,35 +46,6 @@ OUT_DIR = os.path.join(ROOT, "android_demo", "decoder-core", "src", "test", "res
 HEADER = ("# Written by tools/make_java_vectors.py from tfcodec's Python reference; "
           "do not edit.\n"
           "# Records: '<type> <name>', then '<key> <value>' lines, then 'end'.\n")
-
-
-def ints(values):
-    return " ".join(str(int(v)) for v in np.asarray(values).reshape(-1))
-
-
-def hexs(data):
-    return bytes(data).hex() or "-"
-
-
-class Writer:
-    def __init__(self, title):
-        self.lines = [HEADER, f"# {title}\n"]
-        self.names = set()
-
-    def record(self, kind, name, fields):
-        if (kind, name) in self.names:
-            raise ValueError(f"duplicate record {kind} {name}")
-        self.names.add((kind, name))
-        self.lines.append(f"\n{kind} {name}\n")
-        for key, value in fields:
-            value = str(value)
-            if "\n" in value:
-                raise ValueError(f"newline in {key} of {name}")
-            self.lines.append(f"{key} {value}\n")
-        self.lines.append("end\n")
-
-    def text(self):
-        return "".join(self.lines)
 
 
 # -----------------------------------------------------------------------------
@@ -105,6 +80,47 @@ def sample_values(rng, cdf, count):
     return np.searchsorted(cdf, u, side="right") - 1
 
 
+def random_lookup(rng):
+    """A padded table of 1 to 5 random rows: each its own precision, length and overflow flag.
+
+    Every symbol gets a count of at least 1, so any in-table value can be coded.
+    """
+    rows = []
+    for _ in range(int(rng.integers(1, 6))):
+        precision = int(rng.integers(1, 17))
+        overflow = bool(rng.integers(0, 2))
+        total = 1 << precision
+        n = min(total, (2 if overflow else 1) + int(rng.integers(0, 40)))
+        weights = rng.integers(1, 1001, size=n)
+        cumulative = np.concatenate([[0], np.cumsum(weights)[:-1]])
+        cdf = cumulative * (total - n) // weights.sum() + np.arange(n)
+        rows.append([-precision if overflow else precision] + cdf.tolist() + [total])
+    width = max(len(r) for r in rows)
+    return np.array([r + [1 << abs(r[0])] * (width - len(r)) for r in rows], np.int32)
+
+
+def random_values(rng, lookup, index):
+    """A value for each row in ``index``: any symbol of a plain row; for an overflow row
+    mostly an in-table value, else an escape (below 0, or at or past the escape symbol) of
+    a magnitude with a random bit length."""
+    values = []
+    for row in index:
+        precision = int(lookup[row, 0])
+        symbols = int(np.argmax(lookup[row, 1:] == 1 << abs(precision)))
+        if precision > 0:
+            values.append(int(rng.integers(0, symbols)))
+            continue
+        escape = symbols - 1  # the escape symbol's value, the first one out of the table
+        pick = int(rng.integers(0, 10))
+        if pick == 0:
+            values.append(-int(rng.integers(0, 1 << int(rng.integers(0, 30)))))
+        elif pick == 1:
+            values.append(escape + int(rng.integers(0, 1 << int(rng.integers(0, 29)))))
+        else:
+            values.append(int(rng.integers(0, max(1, escape))))
+    return values
+
+
 # -----------------------------------------------------------------------------
 # A model of the coder's interval (TFC's RangeEncoder without the output), used to
 # steer test data into its rare paths. Plain (non-overflow) rows only.
@@ -127,7 +143,9 @@ class IntervalModel:
 
     def __init__(self):
         self.base, self.sm1, self.pending, self.digit = 0, MASK32, False, 0
-        self.paths = {"pending_shift": 0, "resolve_up": 0, "resolve_down": 0}
+        self.shifts = 0  # renormalizations while the digit is pending: the fill bytes to come
+        self.paths = {"pending_shift": 0, "resolve_up": 0, "resolve_down": 0,
+                      "resolve_up_filled": 0, "resolve_down_filled": 0}
 
     def narrow(self, p, lower, upper):
         size = self.sm1 + 1
@@ -141,10 +159,13 @@ class IntervalModel:
                 self.base = (self.base << 16) & MASK32
                 self.sm1 = (self.sm1 << 16) | 0xFFFF
                 self.paths["pending_shift"] += 1
+                self.shifts += 1
             return
         if self.pending:
             self.paths["resolve_up" if carry else "resolve_down"] += 1
-            self.pending = False
+            if self.shifts:
+                self.paths["resolve_up_filled" if carry else "resolve_down_filled"] += 1
+            self.pending, self.shifts = False, 0
         if self.sm1 < 1 << 16:
             top = self.base >> 16
             self.base = (self.base << 16) & MASK32
@@ -169,19 +190,22 @@ class IntervalModel:
         return "short" if mid & 0xFF else "short_round"
 
 
-def straddling_sequences(rng, p, cdf, count, length):
+def straddling_sequences(rng, p, cdf, count, length, steered=None, paths=None):
     """Values for one row (precision p, CDF cdf) that keep the interval across 2**32.
 
     Whenever the interval straddles 2**32, the next value is the symbol whose
     sub-interval contains both sides of 2**32 (so the pending digit stays
-    pending through renormalizations); otherwise a random one.
+    pending through renormalizations); otherwise a random one. With ``steered``,
+    only the first ``steered`` values are chosen so: the random ones after them
+    resolve the pending digit, with the fill bytes it held back. ``paths``, a
+    dict, adds up the paths the sequences took.
     """
     out = []
     for _ in range(count):
         model, seq = IntervalModel(), []
-        for _ in range(length):
+        for i in range(length):
             v = None
-            if model.straddles():
+            if model.straddles() and (steered is None or i < steered):
                 size = model.sm1 + 1
                 offset = (1 << 32) - model.base  # 2**32 relative to base, in (0, size)
                 for k in range(len(cdf) - 1):
@@ -195,6 +219,9 @@ def straddling_sequences(rng, p, cdf, count, length):
             model.narrow(p, cdf[v], cdf[v + 1])
             seq.append(v)
         assert model.paths["pending_shift"] > 0, model.paths
+        if paths is not None:
+            for path, n in model.paths.items():
+                paths[path] = paths.get(path, 0) + n
         out.append(seq)
     return out
 
@@ -233,7 +260,8 @@ def endings(rng, lookup, per_kind):
 # (a) range-coded strings
 # -----------------------------------------------------------------------------
 def make_rangecoder(rng):
-    w = Writer("range-coded strings: 'table' records, then 'case' records that use them. "
+    w = Writer(HEADER,
+               "range-coded strings: 'table' records, then 'case' records that use them. "
                "A case with 'values' decodes to them (and 'reencode yes' means the string is "
                "exactly what the encoder writes for them); a case with 'error' must fail.")
     tables = {}
@@ -399,6 +427,22 @@ def make_rangecoder(rng):
         except FormatError as e:
             fields.append(("error", str(e)))
         w.record("case", f"corrupt{k:02d}", fields)
+
+    # Random tables and values: many table shapes, for the Java encoder to match byte for byte.
+    # Their own seed leaves every record above as it is.
+    random_rng = np.random.default_rng(5)
+    for k in range(40):
+        name = f"random{k:02d}"
+        add_table(name, random_lookup(random_rng))
+        index = random_rng.integers(0, len(tables[name]), size=int(random_rng.integers(1, 300)))
+        add_case(name, name, index, random_values(random_rng, tables[name], index))
+    # A digit held pending through renormalizations, then resolved both ways (fill bytes).
+    paths = {}
+    seqs = straddling_sequences(random_rng, 8, thirds, count=6, length=300, steered=200,
+                                paths=paths)
+    assert paths["resolve_up_filled"] and paths["resolve_down_filled"], paths
+    for k, seq in enumerate(seqs):
+        add_case(f"straddle_resolved{k}", "thirds8", np.zeros(len(seq), np.int32), seq)
     return w.text(), tables
 
 
@@ -409,7 +453,8 @@ HASH = bytes.fromhex("3fa1c0de00ff7e01")
 
 
 def make_containers(rng):
-    w = Writer("complete .tfc files: header fields, then per coded string one 'index' "
+    w = Writer(HEADER,
+               "complete .tfc files: header fields, then per coded string one 'index' "
                "(or 'index_fill <row> <count>') and its decoded 'values', all with the "
                "record's 'table'.")
     p = 16
@@ -517,7 +562,8 @@ def raw(version=1, model=b"cw", weights=HASH, height=16, width=16, rate=1, count
 
 
 def make_bad_containers(rng):
-    w = Writer("broken or edited .tfc files: 'bytes' (and 'max_pixels' if not the default), "
+    w = Writer(HEADER,
+               "broken or edited .tfc files: 'bytes' (and 'max_pixels' if not the default), "
                "then either the exact 'error' message or the parse ('model', 'weights', "
                "'height', 'width', 'rate', 'lengths').")
     good = raw()

@@ -20,7 +20,7 @@ import numpy as np
 from tfcodec import container, rangecoder
 from tfcodec.entropy import tables
 from tfcodec.entropy.integer_net import PARAM_EXPONENT, IntegerNet, saturate
-from tfcodec.errors import FormatError
+from tfcodec.errors import FormatError, OtherModelError
 from tfcodec.models.config import HyperpriorConfig
 
 STRIDE = 64            # total downsampling: images are padded to a multiple
@@ -158,8 +158,7 @@ class LatentCoder:
 
     def check_header(self, header):
         if header.model_id != self.model_id:
-            raise FormatError(f"stream was made by model {header.model_id!r}, not {self.model_id!r}: "
-                              f"decode it with --model {header.model_id}")
+            raise OtherModelError(header.model_id, self.model_id)
         if header.weights_hash != self.weights_hash:
             raise FormatError(f"stream was made with other weights of {self.model_id} "
                               f"(weights {header.weights_hash.hex()}, these are {self.weights_hash.hex()})")

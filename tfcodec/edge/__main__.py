@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from tfcodec.errors import FormatError
+from tfcodec.errors import FormatError, OtherModelError
 
 
 def build_parser():
@@ -56,7 +56,9 @@ def main(argv=None):
     try:
         return _run(args)
     except FormatError as e:
-        print(f"tfcodec.edge {args.command}: error: {e}", file=sys.stderr)
+        hint = (f": decode it with --models DIR, DIR the export folder of model {e.stream_model}"
+                if isinstance(e, OtherModelError) else "")
+        print(f"tfcodec.edge {args.command}: error: {e}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"tfcodec.edge {args.command}: interrupted", file=sys.stderr)

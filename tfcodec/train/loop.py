@@ -336,6 +336,12 @@ def train(config: TrainConfig, progress=True, on_step=None):
     writer = (tf.summary.create_file_writer(os.path.join(config.workdir, "logs")) if is_chief
               else tf.summary.create_noop_writer())
     stop = {"signal": None}
+    # On a signal, a single process stops after the step in flight; that step read the flag
+    # before the signal came, so waiting for the flag to come back through the next step
+    # would cost a whole extra step (seconds for the recurrent models) before the save, and
+    # a kill that follows SIGTERM may come first. Several workers must agree on the step
+    # they save, so they do learn of it through the next step.
+    single_process = config.strategy in ("default", "mirrored")
 
     def _on_signal(signum, _frame):
         stop["signal"] = signum
@@ -354,7 +360,7 @@ def train(config: TrainConfig, progress=True, on_step=None):
             metrics = train_step(batch, tf.constant(1.0 if stop["signal"] else 0.0))
             current = _value(step)
             values = {k: float(v) for k, v in metrics.items()}
-            stopping = values.pop("stop") > 0
+            stopping = values.pop("stop") > 0 or (single_process and stop["signal"] is not None)
             if not all(math.isfinite(v) for v in values.values()):
                 raise NonFiniteLoss(
                     f"non-finite training loss at step {current} (loss {values['loss']}, bpp "
@@ -385,9 +391,11 @@ def train(config: TrainConfig, progress=True, on_step=None):
                     bar.set_postfix(bpp=f"{means['bpp']:.3f}", psnr=f"{psnr:.2f}")
                 tick, tick_step = time.time(), current
                 sums = {k: 0.0 for k in sums}
-            if current % config.image_every == 0:
+            # On a signal nothing slow runs before the save.
+            if current % config.image_every == 0 and not stopping:
                 log_images(writer, batch[0], current)
-            if validate is not None and (current % config.validate_every == 0 or current >= config.steps):
+            if validate is not None and not stopping and (current % config.validate_every == 0
+                                                          or current >= config.steps):
                 results = validate()
                 with writer.as_default(step=current):
                     _write_validation(results)

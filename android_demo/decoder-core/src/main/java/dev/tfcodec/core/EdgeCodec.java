@@ -1,7 +1,6 @@
 package dev.tfcodec.core;
 
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -101,19 +100,9 @@ public final class EdgeCodec {
         return new EdgeCodec(manifest, Npz.read(new ByteArrayInputStream(coding)), runner);
     }
 
+    /** Everything left in {@code in}; more than {@code maxBytes} bytes is a {@link TfcFormatException}. */
     public static byte[] readAll(InputStream in, int maxBytes) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buffer = new byte[1 << 16];
-        int n;
-        long total = 0;
-        while ((n = in.read(buffer)) != -1) {
-            total += n;
-            if (total > maxBytes) {
-                throw new TfcFormatException("file is larger than " + maxBytes + " bytes");
-            }
-            out.write(buffer, 0, n);
-        }
-        return out.toByteArray();
+        return Streams.readAll(in, maxBytes, "file is larger than " + maxBytes + " bytes");
     }
 
     public static String sha256Hex(byte[] data) {

@@ -4,62 +4,30 @@ package dev.tfcodec.core;
  * A float activation map: {@code height x width x channels} in NHWC order (batch 1), what the
  * TFLite models take and give. Mutable and not thread-safe.
  */
-public final class FloatTensor {
-    public final int height;
-    public final int width;
-    public final int channels;
+public final class FloatTensor extends NhwcTensor<FloatTensor> {
     public final float[] data;
 
     public FloatTensor(int height, int width, int channels) {
-        this(height, width, channels, new float[IntTensor.checkedSize(height, width, channels)]);
+        this(height, width, channels, new float[size(height, width, channels)]);
     }
 
     public FloatTensor(int height, int width, int channels, float[] data) {
-        if (data.length != IntTensor.checkedSize(height, width, channels)) {
-            throw new IllegalArgumentException(data.length + " values for " + height + "x" + width + "x" + channels);
-        }
-        this.height = height;
-        this.width = width;
-        this.channels = channels;
+        super(height, width, channels, data);
         this.data = data;
     }
 
+    @Override
+    FloatTensor zeros(int height, int width, int channels) {
+        return new FloatTensor(height, width, channels);
+    }
+
     public float get(int y, int x, int c) {
-        return data[(y * width + x) * channels + c];
+        return data[offset(y, x, c)];
     }
 
     /** The tensors stacked along the channels. */
     public static FloatTensor concat(FloatTensor... parts) {
-        int c = 0;
-        for (FloatTensor t : parts) {
-            if (t.height != parts[0].height || t.width != parts[0].width) {
-                throw new IllegalArgumentException("cannot concatenate " + t.height + "x" + t.width
-                        + " with " + parts[0].height + "x" + parts[0].width);
-            }
-            c += t.channels;
-        }
-        FloatTensor out = new FloatTensor(parts[0].height, parts[0].width, c);
-        int offset = 0;
-        for (FloatTensor t : parts) {
-            for (int p = 0, pixels = t.height * t.width; p < pixels; p++) {
-                System.arraycopy(t.data, p * t.channels, out.data, p * c + offset, t.channels);
-            }
-            offset += t.channels;
-        }
-        return out;
-    }
-
-    /** Channels {@code [from, to)} as a new tensor. */
-    public FloatTensor channels(int from, int to) {
-        if (from < 0 || to > channels || from > to) {
-            throw new IllegalArgumentException("channels [" + from + ", " + to + ") of " + channels);
-        }
-        int n = to - from;
-        FloatTensor out = new FloatTensor(height, width, n);
-        for (int p = 0, pixels = height * width; p < pixels; p++) {
-            System.arraycopy(data, p * channels + from, out.data, p * n, n);
-        }
-        return out;
+        return NhwcTensor.concat(parts);
     }
 
     /** Rows {@code [0, h)} and columns {@code [0, w)} as a new tensor. */

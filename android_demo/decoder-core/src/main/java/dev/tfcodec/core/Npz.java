@@ -1,6 +1,5 @@
 package dev.tfcodec.core;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -48,7 +47,8 @@ public final class Npz {
                 if (entry.isDirectory()) {
                     continue;
                 }
-                byte[] bytes = readEntry(zip, name, maxBytes - total);
+                byte[] bytes = Streams.readAll(zip, maxBytes - total,
+                        ".npz archive is larger than allowed (at " + name + ")");
                 total += bytes.length;
                 String key = name.endsWith(".npy") ? name.substring(0, name.length() - 4) : name;
                 out.put(key, parseNpy(bytes, name));
@@ -65,21 +65,6 @@ public final class Npz {
     /** {@link #read(InputStream, long)} with a 1 GiB bound. */
     public static Map<String, NdArray> read(InputStream in) throws IOException {
         return read(in, 1L << 30);
-    }
-
-    private static byte[] readEntry(InputStream in, String name, long budget) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buffer = new byte[1 << 16];
-        int n;
-        long total = 0;
-        while ((n = in.read(buffer)) != -1) {
-            total += n;
-            if (total > budget) {
-                throw new TfcFormatException(".npz archive is larger than allowed (at " + name + ")");
-            }
-            out.write(buffer, 0, n);
-        }
-        return out.toByteArray();
     }
 
     /** Parses one {@code .npy} file (format versions 1 to 3). */

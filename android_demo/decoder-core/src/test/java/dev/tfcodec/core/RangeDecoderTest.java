@@ -10,7 +10,10 @@ import java.util.Arrays;
 import java.util.Random;
 import org.junit.Test;
 
-/** Unit and property tests of {@link RangeDecoder} and {@link CdfTable} on their own. */
+/**
+ * Unit and property tests of {@link RangeDecoder} and {@link CdfTable}. The property tests'
+ * strings come from {@link RangeEncoder}, which {@link RangeEncoderTest} holds to Python's bytes.
+ */
 public class RangeDecoderTest {
 
     /** A random CDF over {@code symbols} symbols at {@code precision}, with some zero entries. */
@@ -112,8 +115,7 @@ public class RangeDecoderTest {
     public void emptyStringDecodesNothing() throws Exception {
         CdfTable table = CdfTable.fromRows(new int[][] {{8, 0, 100, 256}});
         assertEquals(0, RangeDecoder.decodeIndex(table, new int[0], new byte[0]).length);
-        assertArrayEquals(new byte[0], TestRangeEncoder.encodeIndex(table, new int[0],
-                new int[0]));
+        assertArrayEquals(new byte[0], RangeEncoder.encodeIndex(table, new int[0], new int[0]));
     }
 
     @Test
@@ -128,7 +130,7 @@ public class RangeDecoderTest {
                 index[i] = rng.nextInt(table.size());
                 values[i] = randomValue(rng, table, index[i]);
             }
-            byte[] string = TestRangeEncoder.encodeIndex(table, index, values);
+            byte[] string = RangeEncoder.encodeIndex(table, index, values);
             int[] decoded = RangeDecoder.decodeIndex(table, index, string);
             assertArrayEquals("trial " + trial, values, decoded);
         }
@@ -144,7 +146,7 @@ public class RangeDecoderTest {
             index[i] = i % 4;
             values[i] = randomValue(rng, table, index[i]);
         }
-        byte[] string = TestRangeEncoder.encodeIndex(table, index, values);
+        byte[] string = RangeEncoder.encodeIndex(table, index, values);
         byte[] framed = new byte[string.length + 10];
         Arrays.fill(framed, (byte) 0x5A);
         System.arraycopy(string, 0, framed, 3, string.length);
@@ -180,7 +182,7 @@ public class RangeDecoderTest {
                 index[i] = rng.nextInt(4);
                 values[i] = randomValue(rng, table, index[i]);
             }
-            byte[] string = TestRangeEncoder.encodeIndex(table, index, values);
+            byte[] string = RangeEncoder.encodeIndex(table, index, values);
             assertArrayEquals("precision " + p, values,
                     RangeDecoder.decodeIndex(table, index, string));
         }
@@ -193,7 +195,7 @@ public class RangeDecoderTest {
         // Largest magnitudes TFC's encoder can write: gamma = 2^30 - 1 either way.
         int[] values = {0, 1, 2, 3, -1, -big, big + 1, 1000, -1000, 2, 0};
         int[] index = new int[values.length];
-        byte[] string = TestRangeEncoder.encodeIndex(table, index, values);
+        byte[] string = RangeEncoder.encodeIndex(table, index, values);
         assertArrayEquals(values, RangeDecoder.decodeIndex(table, index, string));
     }
 
@@ -233,7 +235,7 @@ public class RangeDecoderTest {
             index[i] = rng.nextInt(3);
             values[i] = randomValue(rng, table, index[i]);
         }
-        byte[] string = TestRangeEncoder.encodeIndex(table, index, values);
+        byte[] string = RangeEncoder.encodeIndex(table, index, values);
         // Far more bytes than the values can explain: the decoder cannot reach the end.
         byte[] longer = Arrays.copyOf(string, string.length + 64);
         Arrays.fill(longer, string.length, longer.length, (byte) 0x77);

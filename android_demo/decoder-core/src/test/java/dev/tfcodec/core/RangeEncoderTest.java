@@ -7,11 +7,15 @@ import static org.junit.Assert.fail;
 
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.junit.Test;
 
-/** The app's range encoder writes Python's (and TFC's) strings, and the decoder reads them back. */
+/** The app's range encoder writes Python's (and TFC's) strings, and refuses what TFC refuses. */
 public class RangeEncoderTest {
+    /**
+     * Byte for byte the strings of {@code vectors/rangecoder.txt}: every precision, overflow
+     * coding, the coder's rare states and random tables. Python's coder is the reference (its
+     * own tests hold it to TFC's); {@link RangeDecoderTest} round-trips what this encoder writes.
+     */
     @Test
     public void writesPythonsStrings() throws Exception {
         List<Vectors.Record> records = Vectors.load("/vectors/rangecoder.txt");
@@ -26,56 +30,7 @@ public class RangeEncoderTest {
             assertEquals(c.toString(), Container.hex(c.bytes("string")), Container.hex(ours));
             checked++;
         }
-        assertTrue(checked > 50);
-    }
-
-    @Test
-    public void roundTripsRandomData() throws Exception {
-        Random random = new Random(5);
-        for (int trial = 0; trial < 200; trial++) {
-            int rows = 1 + random.nextInt(5);
-            int[][] lookup = new int[rows][];
-            for (int r = 0; r < rows; r++) {
-                int precision = 1 + random.nextInt(16);
-                boolean overflow = random.nextBoolean();
-                int total = 1 << precision;
-                // n symbols (for an overflow row, the last is the escape), each of frequency >= 1.
-                int n = Math.min(total, (overflow ? 2 : 1) + random.nextInt(40));
-                long[] weight = new long[n];
-                long sum = 0;
-                for (int k = 0; k < n; k++) {
-                    weight[k] = 1 + random.nextInt(1000);
-                    sum += weight[k];
-                }
-                lookup[r] = new int[n + 2];
-                lookup[r][0] = overflow ? -precision : precision;
-                long cumulative = 0;
-                for (int k = 0; k < n; k++) {
-                    lookup[r][1 + k] = (int) (cumulative * (total - n) / sum) + k;
-                    cumulative += weight[k];
-                }
-                lookup[r][1 + n] = total;
-            }
-            CdfTable table = CdfTable.fromRows(lookup);
-            int count = random.nextInt(300);
-            int[] index = new int[count];
-            int[] values = new int[count];
-            for (int i = 0; i < count; i++) {
-                index[i] = random.nextInt(rows);
-                int n = table.symbolCount(index[i]);
-                if (table.isOverflow(index[i])) {
-                    int pick = random.nextInt(10);
-                    values[i] = pick == 0 ? -random.nextInt(1 << random.nextInt(30))
-                            : pick == 1 ? n - 1 + random.nextInt(1 << random.nextInt(29)) : random.nextInt(Math.max(1, n - 1));
-                } else {
-                    values[i] = random.nextInt(n);
-                }
-            }
-            byte[] ours = RangeEncoder.encodeIndex(table, index, values);
-            assertEquals("trial " + trial, Container.hex(TestRangeEncoder.encodeIndex(table, index, values)),
-                    Container.hex(ours));
-            assertArrayEquals("trial " + trial, values, RangeDecoder.decodeIndex(table, index, ours));
-        }
+        assertTrue("cases: " + checked, checked > 50);
     }
 
     @Test
