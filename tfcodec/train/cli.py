@@ -17,7 +17,7 @@ _HELP = {
     "seed": "seed of the data order, crops and quality sampling",
     "strategy": "tf.distribute strategy: default, mirrored, multiworker or tpu",
     "tpu": "TPU address for --strategy tpu (empty: the Colab/Cloud default)",
-    "checkpoint_every": "steps between checkpoints (also saved on SIGTERM/SIGINT)",
+    "checkpoint_every": "steps between checkpoints (also saved on SIGTERM/SIGINT/SIGHUP)",
     "log_every": "steps between log lines and TensorBoard scalars",
     "image_every": "steps between reconstruction images in TensorBoard",
     "init_weights": "start from these weights (a .npz bundle, a shipped model's name, or Keras "

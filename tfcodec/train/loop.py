@@ -348,7 +348,10 @@ def train(config: TrainConfig, progress=True, on_step=None):
 
     previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        # SIGHUP too: a run started from a terminal that goes away saves instead of dying.
+        stop_signals = [signal.SIGTERM, signal.SIGINT] + (
+            [signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+        previous = {s: signal.signal(s, _on_signal) for s in stop_signals}
     bar = None
     if progress and is_chief:
         from tqdm import tqdm
