@@ -171,6 +171,42 @@ def test_integer_prob_net_is_deterministic(codec, model):
         np.testing.assert_array_equal(a[0], b)
 
 
+@pytest.mark.parametrize("weights", ["tiny", "rnn-gru-small"])
+def test_grouped_first_layer_gives_the_reference_bins(codec, weights):
+    """The coder evaluates the net's first convolution group by group (earlier bits once
+    per iteration, anchors, constant planes): exactly the bins of the full planes."""
+    from tfcodec.weights import load_bundle, resolve
+
+    if weights == "tiny":
+        coder = codec.coder
+    else:
+        c = CONFIGS[weights]
+        coder = rc.BitCoder(c.iterations, c.bits, load_bundle(resolve(weights)).coding)
+    assert coder._first is not None  # the grouped path is the one in use
+    rng = np.random.default_rng(7)
+    for h, w in ((1, 1), (3, 5), (6, 4)):
+        bits = [np.where(rng.random((1, h, w, coder.bits)) < rng.random(), 1, -1) for _ in range(coder.iterations)]
+        anchor = rc.checkerboard(h, w)[None].astype(np.int64)
+        for t in range(coder.iterations):
+            shared = coder._shared(bits[:t], bits[t].shape)
+            for second in (False, True):
+                anchors = bits[t] * anchor if second else None
+                np.testing.assert_array_equal(
+                    coder._bins(shared, bits[t].shape, bits[:t], anchors, t, second),
+                    coder.reference_bins(bits[t].shape, bits[:t], anchors, t, second))
+
+
+def test_rnn_steps_are_not_traced_per_image_size(codec):
+    """The encoder/decoder steps are tf.functions: two traces each (first iteration,
+    later ones), generalised to free sizes once a second size comes, never per size."""
+    for shape in ((16, 16), (40, 24), (33, 50)):
+        codec.decompress(codec.compress(make_image(*shape), 2))
+    counts = [f.experimental_get_tracing_count() for f in (codec._encode_step, codec._decode_step)]
+    assert max(counts) <= 4
+    codec.decompress(codec.compress(make_image(70, 90), 3))
+    assert [f.experimental_get_tracing_count() for f in (codec._encode_step, codec._decode_step)] == counts
+
+
 def test_bins_use_integer_comparisons_only():
     thresholds = rc.default_thresholds()
     logits = np.array([-10**6, thresholds[0] - 1, thresholds[0], 0, thresholds[-1], 10**6])

@@ -25,8 +25,8 @@ bits on any runtime. The float encoder/decoder RNNs only shape pixels.
 import numpy as np
 
 from tfcodec import container, rangecoder
-from tfcodec.entropy.integer_net import IntegerNet
-from tfcodec.errors import FormatError
+from tfcodec.entropy.integer_net import _CONV, IntegerNet, _exact_conv, _shift_round, saturate
+from tfcodec.errors import FormatError, OtherModelError
 
 LAYOUT_VERSION = 1
 MODE_CODED, MODE_RAW = 0, 1
@@ -117,7 +117,19 @@ def to_uint8(x_hat, height, width):
 
 
 class BitCoder:
-    """Codes and decodes the bits of every iteration; numpy only (no TensorFlow)."""
+    """Codes and decodes the bits of every iteration; numpy only (no TensorFlow).
+
+    The probability net's first convolution is linear in its input planes, and
+    those planes are mostly the earlier iterations' bits: so it is evaluated
+    group by group (earlier bits once per iteration for both passes, this
+    iteration's anchors in pass B only, the constant one-hot and flag planes
+    as convolutions of a plane of ones) instead of on the full planes, whose
+    zero slots and repeated past bits make most of the work. Every part is an
+    exact integer convolution (`integer_net._exact_conv`), so the sum is the
+    very integer accumulator the full evaluation gives: the bins, and hence
+    the stream, are unchanged (`reference_bins` is the full evaluation; tests
+    compare the two).
+    """
 
     def __init__(self, iterations, bits, coding):
         self.iterations = int(iterations)
@@ -131,34 +143,102 @@ class BitCoder:
         self.table = rangecoder.Lookup(self.lookup)
         if self.table.num_rows != len(self.thresholds) + 1:
             raise FormatError("weights: bit lookup rows do not match the probability bins")
+        first = self.net.layers[0] if self.net.layers else {}
+        channels = (self.iterations - 1) * self.bits + self.bits + self.iterations + 1
+        if first.get("kind") == _CONV and first["weights"].shape[2] == channels:
+            self._first = first
+            self._tail = IntegerNet(self.net.layers[1:], 0, self.net.output_exponent)
+            self._constant_cache = None
+        else:  # not a net of the expected form: evaluate the full planes
+            self._first = None
 
-    def _bins(self, shape, past, anchors, t, second_pass):
+    # -- probability bins ------------------------------------------------------
+
+    def reference_bins(self, shape, past, anchors, t, second_pass):
+        """Bins (n, h, w, C) from the full context planes (the definition `_bins` must match)."""
         planes = context_planes_np(shape, past, anchors, t, self.iterations, second_pass)
-        return prob_bins(self.net(planes)[0], self.thresholds)
+        return prob_bins(self.net(planes), self.thresholds)
+
+    def _constants(self, shape):
+        """The first convolution of the constant planes (ones, zero padding) plus its bias:
+        (iterations + 1, 1, h, w, F) int64, row t for the one-hot of t, the last for the flag
+        (without the bias). Cached for the last grid size."""
+        key = tuple(shape[1:3])
+        cached = self._constant_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        h, w = key
+        c, iterations = self.bits, self.iterations
+        weights = self._first["weights"][:, :, iterations * c:]  # (kh, kw, iterations + 1, F)
+        kh, kw = weights.shape[:2]
+        inside = np.pad(np.ones((h, w)), ((kh // 2, kh // 2), (kw // 2, kw // 2)))
+        taps = np.stack([inside[i:i + h, j:j + w] for i in range(kh) for j in range(kw)], -1)
+        # Sums of at most kh * kw 16-bit weights: exact in float64.
+        out = taps.reshape(h * w, kh * kw) @ weights.reshape(kh * kw, -1).astype(np.float64)
+        out = out.astype(np.int64).reshape(h, w, iterations + 1, -1).transpose(2, 0, 1, 3)[:, None]
+        out[:iterations] += self._first["bias"]
+        self._constant_cache = (key, out)
+        return out
+
+    def _shared(self, past, shape):
+        """What both passes of iteration t = len(past) share: the first convolution's
+        exact accumulator over the earlier iterations' bits (int64, or 0 when t = 0)."""
+        if self._first is None or not past:
+            return 0
+        x = np.concatenate(past[::-1], axis=-1)  # most recent first: the planes' slot order
+        return _exact_conv(x, self._first["weights"][:, :, :x.shape[-1]], 0)
+
+    def _bins(self, shared, shape, past, anchors, t, second_pass):
+        """Bins (n, h, w, C) of iteration t, one pass; `shared` from `_shared(past, shape)`."""
+        if self._first is None:
+            return self.reference_bins(shape, past, anchors, t, second_pass)
+        c, iterations = self.bits, self.iterations
+        constants = self._constants(shape)
+        acc = shared + constants[t]  # one-hot of t, bias
+        if second_pass:  # the flag plane and this iteration's anchors
+            anchor_weights = self._first["weights"][:, :, (iterations - 1) * c:iterations * c]
+            acc = acc + constants[iterations] + _exact_conv(anchors, anchor_weights, 0)
+        x = saturate(_shift_round(acc, self._first["shift"]))
+        return prob_bins(self._tail(x), self.thresholds)
+
+    # -- coding ------------------------------------------------------------------
+
+    def encode_iteration(self, past, bits, mode=MODE_CODED):
+        """Iteration t = len(past)'s two strings (pass A, pass B).
+
+        past: the bits of iterations 0..t-1, bits: iteration t's, each (h, w, C) in {-1, +1}.
+        """
+        bits = np.asarray(bits, np.int64)[None]
+        h, w = bits.shape[1:3]
+        anchor = checkerboard(h, w)[..., 0] > 0
+        symbols = [(bits[0][where] > 0).astype(np.int64).reshape(-1) for where in (anchor, ~anchor)]
+        if mode == MODE_RAW:
+            return [np.packbits(s.astype(np.uint8)).tobytes() for s in symbols]
+        past = [np.asarray(p, np.int64)[None] for p in past]
+        t = len(past)
+        shared = self._shared(past, bits.shape)
+        # Both passes' bins first, then both strings: the net's BLAS calls and the
+        # range coder's Python loop take turns once per iteration, not per pass
+        # (BLAS threads spinning after a call slow the coder on a busy machine).
+        indexes = [self._bins(shared, bits.shape, past, None, t, False)[0][anchor],
+                   self._bins(shared, bits.shape, past, bits * anchor[None, :, :, None], t, True)[0][~anchor]]
+        return [rangecoder.encode_index(self.table, index.reshape(-1), s) for index, s in zip(indexes, symbols)]
 
     def encode(self, all_bits, mode=MODE_CODED):
         """List of K arrays (h, w, C) in {-1, +1} -> 2K strings."""
-        h, w, _ = all_bits[0].shape
-        anchor = checkerboard(h, w)[..., 0] > 0
-        strings = []
-        batch = [b[None].astype(np.int64) for b in all_bits]
-        for t, bits in enumerate(batch):
-            for second_pass, where in ((False, anchor), (True, ~anchor)):
-                symbols = (bits[0][where] > 0).astype(np.int64)
-                if mode == MODE_RAW:
-                    strings.append(np.packbits(symbols.reshape(-1).astype(np.uint8)).tobytes())
-                    continue
-                anchors = bits * anchor[None, :, :, None] if second_pass else None
-                index = self._bins(bits.shape, batch[:t], anchors, t, second_pass)[where]
-                strings.append(rangecoder.encode_index(self.lookup, index.reshape(-1), symbols.reshape(-1)))
-        return strings
+        return [s for t, bits in enumerate(all_bits) for s in self.encode_iteration(all_bits[:t], bits, mode)]
 
     def decode(self, strings, h, w, mode=MODE_CODED):
         """2K strings -> list of K arrays (h, w, C) int64 in {-1, +1}."""
+        return list(self.iter_decode(strings, h, w, mode))
+
+    def iter_decode(self, strings, h, w, mode=MODE_CODED):
+        """`decode` one iteration at a time: yields each iteration's bits once its strings are read."""
         anchor = checkerboard(h, w)[..., 0] > 0
         decoded = []
         for t in range(len(strings) // 2):
             bits = np.zeros((1, h, w, self.bits), np.int64)
+            shared = self._shared(decoded, bits.shape) if mode != MODE_RAW else None
             for k, (second_pass, where) in enumerate(((False, anchor), (True, ~anchor))):
                 string = strings[2 * t + k]
                 count = int(where.sum()) * self.bits
@@ -172,16 +252,44 @@ class BitCoder:
                     symbols = unpacked[:count].astype(np.int64)
                 else:
                     anchors = bits * anchor[None, :, :, None] if second_pass else None
-                    index = self._bins(bits.shape, decoded, anchors, t, second_pass)[where]
+                    index = self._bins(shared, bits.shape, decoded, anchors, t, second_pass)[0][where]
                     try:
-                        symbols = rangecoder.decode_index(self.lookup, index.reshape(-1), string)
+                        symbols = rangecoder.decode_index(self.table, index.reshape(-1), string)
                     except FormatError as e:
                         raise FormatError(f"corrupt stream: iteration {t + 1}: {e}") from None
                     except ValueError as e:
                         raise FormatError(f"corrupt stream: iteration {t + 1} ({e})") from None
                 bits[0][where] = 2 * np.asarray(symbols, np.int64).reshape(-1, self.bits) - 1
             decoded.append(bits)
-        return [b[0] for b in decoded]
+            yield bits[0]
+
+
+class _InOrder:
+    """Runs calls one after another on one worker thread, in submission order, while
+    the caller goes on: TensorFlow's RNN steps and the numpy bit coding overlap
+    (both release the GIL in their heavy parts). Pending calls are cancelled when
+    the `with` block raises."""
+
+    def __init__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tfcodec-recurrent")
+        self._futures = []
+
+    def submit(self, fn, *args):
+        self._futures.append(self._pool.submit(fn, *args))
+
+    def results(self):
+        return [f.result() for f in self._futures]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, trace):
+        if kind is not None:
+            for f in self._futures:
+                f.cancel()
+        self._pool.shutdown(wait=True)
 
 
 class RecurrentCoder:
@@ -216,22 +324,27 @@ class RecurrentCoder:
         return list(range(1, self.config.iterations + 1))
 
     def _build_functions(self):
-        # Eager on purpose: one step is a handful of large convolutions, and tracing
-        # (two variants per function, per image size) costs more than it saves.
+        """One iteration of the encoder RNN and of the decoder RNN, as graphs.
+
+        Separate functions (rather than one encode step that also decodes) so
+        that compressing skips the decoder after the last iteration and
+        decompressing traces the same decoder. Each traces twice (the first
+        iteration has no state) and, thanks to `reduce_retracing`, once more
+        with free spatial sizes when a second image size comes, not per size.
+        """
+        import tensorflow as tf
+
         model = self.model
 
-        def encode_step(target, x_hat, enc_states, dec_states):
-            residual = target if x_hat is None else target - x_hat
-            bits, enc_states = model.encode_step(residual, enc_states, training=False)
-            output, dec_states = model.decode_step(bits, dec_states)
-            return bits, model.combine(x_hat, output), enc_states, dec_states
+        def encode_step(residual, enc_states):
+            return model.encode_step(residual, enc_states, training=False)
 
         def decode_step(bits, x_hat, dec_states):
             output, dec_states = model.decode_step(bits, dec_states)
             return model.combine(x_hat, output), dec_states
 
-        self._encode_step = encode_step
-        self._decode_step = decode_step
+        self._encode_step = tf.function(encode_step, reduce_retracing=True)
+        self._decode_step = tf.function(decode_step, reduce_retracing=True)
 
     # -- rate parameter -------------------------------------------------------
 
@@ -245,24 +358,34 @@ class RecurrentCoder:
 
     # -- encoding ---------------------------------------------------------------
 
-    def encode_bits(self, rgb, iterations):
-        """Padded image -> the bits of each iteration, each (H/16, W/16, C) int8."""
+    def iter_encode_bits(self, rgb, iterations):
+        """Yields the bits of each iteration, each (H/16, W/16, C) int8, as soon as it exists."""
         import tensorflow as tf
 
         target = tf.constant(pad_image(rgb)[None].astype(np.float32) / 255.0 - 0.5)
-        x_hat, enc_states, dec_states, out = None, None, None, []
-        for _ in range(iterations):
-            bits, x_hat, enc_states, dec_states = self._encode_step(target, x_hat, enc_states, dec_states)
-            out.append(bits.numpy()[0].astype(np.int8))
-        return out
+        x_hat, enc_states, dec_states = None, None, None
+        for t in range(iterations):
+            residual = target if x_hat is None else target - x_hat
+            bits, enc_states = self._encode_step(residual, enc_states)
+            if t + 1 < iterations:  # the last reconstruction is never used
+                x_hat, dec_states = self._decode_step(bits, x_hat, dec_states)
+            yield bits.numpy()[0].astype(np.int8)
+
+    def encode_bits(self, rgb, iterations):
+        """Padded image -> the bits of each iteration, each (H/16, W/16, C) int8."""
+        return list(self.iter_encode_bits(rgb, iterations))
 
     def compress(self, rgb, iterations=None, entropy_coding=True):
         """uint8 HxWx3 -> the bytes of a .tfc file holding `iterations` iterations."""
         rgb = check_image(rgb)
         iterations = self._check_iterations(iterations)
-        all_bits = self.encode_bits(rgb, iterations)
         mode = MODE_CODED if entropy_coding else MODE_RAW
-        strings = [bytes([LAYOUT_VERSION, mode])] + self.coder.encode(all_bits, mode)
+        all_bits = []
+        with _InOrder() as coding:  # iteration t is coded while TensorFlow computes t + 1
+            for bits in self.iter_encode_bits(rgb, iterations):
+                coding.submit(self.coder.encode_iteration, tuple(all_bits), bits, mode)
+                all_bits.append(bits)
+            strings = [bytes([LAYOUT_VERSION, mode])] + [s for pair in coding.results() for s in pair]
         header = container.Header(self.name, self.hash, rgb.shape[0], rgb.shape[1], iterations)
         return container.pack(header, strings)
 
@@ -285,8 +408,7 @@ class RecurrentCoder:
         """Checks a stream against this model; returns (header, mode, iteration strings)."""
         header, strings = container.unpack(data)
         if header.model_id != self.name:
-            raise FormatError(f"stream was made by model {header.model_id!r}, not {self.name!r}: "
-                              f"decode it with that model")
+            raise OtherModelError(header.model_id, self.name)
         if header.weights_hash != self.hash:
             raise FormatError(f"stream was made with other weights of {self.name} "
                               f"({header.weights_hash.hex()}, these are {self.identity})")
@@ -301,25 +423,49 @@ class RecurrentCoder:
         hp, wp = -(-header.height // STRIDE), -(-header.width // STRIDE)
         return header, self.coder.decode(strings, hp, wp, mode)
 
-    def reconstructions(self, header, all_bits):
-        """The decoded image after each iteration (uint8, cropped)."""
+    def reconstructions(self, header, all_bits, every=True):
+        """The decoded image after each iteration (uint8, cropped); only the last one
+        (a list of one) unless `every`."""
+        steps = self._reconstruction_steps(header, len(all_bits), every)
+        for bits in all_bits:
+            steps(bits)
+        return steps.images
+
+    def _reconstruction_steps(self, header, count, every):
+        """A callable that runs the decoder RNN on the next iteration's bits; the images
+        land in its `images` (every iteration's, or only the last one's)."""
         import tensorflow as tf
 
-        x_hat, states, out = None, None, []
-        for bits in all_bits:
-            x_hat, states = self._decode_step(tf.constant(bits[None].astype(np.float32)), x_hat, states)
-            out.append(to_uint8(x_hat.numpy()[0] + 0.5, header.height, header.width))
-        return out
+        state = {"t": 0, "x_hat": None, "states": None}
+
+        def step(bits):
+            state["t"] += 1
+            bits = tf.constant(np.asarray(bits)[None].astype(np.float32))
+            x_hat, state["states"] = self._decode_step(bits, state["x_hat"], state["states"])
+            state["x_hat"] = x_hat
+            if every or state["t"] == count:
+                step.images.append(to_uint8(x_hat.numpy()[0] + 0.5, header.height, header.width))
+
+        step.images = []
+        return step
+
+    def _decompress(self, data, every):
+        header, mode, strings = self.parse(data)
+        hp, wp = -(-header.height // STRIDE), -(-header.width // STRIDE)
+        steps = self._reconstruction_steps(header, len(strings) // 2, every)
+        with _InOrder() as rnn:  # TensorFlow decodes iteration t while the bits of t + 1 are read
+            for bits in self.coder.iter_decode(strings, hp, wp, mode):
+                rnn.submit(steps, bits)
+            rnn.results()
+        return steps.images
 
     def decompress(self, data):
         """The bytes of a .tfc file -> uint8 HxWx3."""
-        header, all_bits = self.decode_bits(data)
-        return self.reconstructions(header, all_bits)[-1]
+        return self._decompress(data, every=False)[-1]
 
     def decompress_progressive(self, data):
         """Every prefix's image in one pass: [decompress(truncate(data, k)) for k = 1..K]."""
-        header, all_bits = self.decode_bits(data)
-        return self.reconstructions(header, all_bits)
+        return self._decompress(data, every=True)
 
     def truncate(self, data, iterations):
         return truncate(data, iterations)

@@ -347,7 +347,12 @@ def _checkerboard_tf(height, width):
 def build_recurrent(name):
     """A fresh, built model for a registered recurrent name."""
     model = RecurrentCodec(CONFIGS[name], name=name.replace("-", "_"))
-    model.rd_loss(tf.zeros((1, STRIDE * 2, STRIDE * 2, 3)), tf.zeros((1,)), training=False)
+    # Two iterations create every variable (the hidden convolutions build on the
+    # second step) in the order the full loss would; then the probability net.
+    # A quarter of the eager work of running the whole loss: loading a codec waits on it.
+    all_bits, _ = model.run(tf.zeros((1, STRIDE * 2, STRIDE * 2, 3)), training=False,
+                            iterations=min(2, model.config.iterations))
+    model.prob_net(model.context_planes(all_bits, 0, False))
     return model
 
 
