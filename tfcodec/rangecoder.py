@@ -105,6 +105,7 @@ class Lookup:
         self._key = cdf16.astype(np.float64) + np.repeat(self._rowkey, lens)
         self._cdf_list: list[int] | None = None
         self._bucket_cache: tuple | None = None
+        self._lower_cache: np.ndarray | None = None
         self._bounds_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.bucket_entries = int(np.sum(np.left_shift(
             1, np.minimum(np.abs(prec), _BUCKET_BITS)))) if nrows else 0
@@ -204,8 +205,8 @@ class Lookup:
         bucket b; the answer for any t in the bucket is then g0 or g0 + 1
         (one compare), except in buckets holding two or more CDF steps
         (distribution tails), which are stored as ``-1 - g0`` and resolved by
-        a search. Returns (table, off, k per row, row-precision CDF + row
-        offsets as float search keys).
+        a search. Returns (table, off, k per row, the 16-bit CDFs as float64
+        fractions of 2**16, which the decoder compares against).
         """
         if self._bucket_cache is None:
             prec = np.abs(self.precision)
@@ -227,8 +228,18 @@ class Lookup:
             ok = (cdf_p[g0] >= tmax) | (nxt >= tmax)
             # intp, the dtype np.take wants for indices (no conversion per step).
             table = np.where(ok, g0, -1 - g0).astype(np.intp)
-            self._bucket_cache = (table, off, k, key_p)
+            self._bucket_cache = (table, off, k, np.ldexp(self._cdf16.astype(np.float64), -16))
         return self._bucket_cache
+
+    def _lower_bounds(self) -> np.ndarray:
+        """16-bit CDF shifted by one entry: for the decoder's CDF position g
+        (first entry >= the target), the symbol's lower bound is entry g - 1."""
+        if self._lower_cache is None:
+            lower = np.empty_like(self._cdf16)
+            lower[1:] = self._cdf16[:-1]
+            lower[:1] = 0
+            self._lower_cache = lower
+        return self._lower_cache
 
     def _list(self) -> list[int]:
         if self._cdf_list is None:
@@ -823,20 +834,15 @@ def _decode_lanes(table: Lookup, idx, strings, lens, has_ovf) -> np.ndarray:
     # Step j decodes column j of every stream; intp rows make np.take cheap.
     idx_t = np.ascontiguousarray(idx.T, dtype=np.intp)
     cdf_hi = table._cdf16
-    cdf_lo = np.empty_like(cdf_hi)
-    cdf_lo[1:] = cdf_hi[:-1]
-    cdf_lo[:1] = 0
+    cdf_lo = table._lower_bounds()
     use_bk = table.bucket_entries <= _BUCKET_MAX_ENTRIES and (
         table._bucket_cache is not None or 16 * lanes * per >= table.bucket_entries)
     if use_bk:
-        btab, boff, bk, key = table._buckets()
-        # Bucket of t: ceil(t16 / 2**(16 - p + k)) - 1 + the row's offset
-        # (ceil(ceil(x) / 2**m) == ceil(x / 2**m) keeps this exact).
+        btab, boff, bk, cdf_frac = table._buckets()
+        # Bucket of u: ceil(u * 2**p / 2**k) - 1 + the row's offset.
         bscale_tab = np.ldexp(1.0, np.abs(table.precision) - bk)
         bscale = float(bscale_tab[0]) if bscale_tab.min() == bscale_tab.max() else None
         shf_all = np.take((boff - 1).astype(np.float64), idx_t)
-        cdf_frac = np.ldexp(cdf_hi.astype(np.float64), -16)
-        key16, rowkey16 = table._key, table._rowkey
         gi = np.empty(lanes, np.intp)
         tb = np.empty(lanes, np.float64)
         cp = np.empty(lanes, np.float64)
@@ -872,7 +878,7 @@ def _decode_lanes(table: Lookup, idx, strings, lens, has_ovf) -> np.ndarray:
             if g.min() < 0:  # buckets with several CDF steps: search
                 tail = np.flatnonzero(g < 0)
                 t16 = np.ceil(t[tail] * 65536.0)
-                g[tail] = np.searchsorted(key16, t16 + rowkey16[idx_t[j, tail]])
+                g[tail] = np.searchsorted(table._key, t16 + table._rowkey[idx_t[j, tail]])
             np.take(cdf_frac, g, out=cp, mode="clip")
             np.less(cp, t, out=corr)
             g += corr
