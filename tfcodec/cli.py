@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-from tfcodec.errors import FormatError, OtherModelError
+from tfcodec.errors import run_reporting_errors
 
 # subcommand name -> (module, one-line help). The module is imported only when
 # that subcommand (or --help) needs it.
@@ -82,15 +82,8 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return args.func(args) or 0
-    except FormatError as e:
-        hint = f": decode it with --model {e.stream_model}" if isinstance(e, OtherModelError) else ""
-        print(f"tfcodec {args.command}: error: {e}{hint}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"tfcodec {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_reporting_errors("tfcodec", args.command, lambda: args.func(args),
+                                lambda model: f"decode it with --model {model}")
 
 
 if __name__ == "__main__":

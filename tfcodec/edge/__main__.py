@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from tfcodec.errors import FormatError, OtherModelError
+from tfcodec.errors import run_reporting_errors
 
 
 def build_parser():
@@ -53,16 +53,9 @@ def main(argv=None):
     if not args.command:
         parser.print_help()
         return 2
-    try:
-        return _run(args)
-    except FormatError as e:
-        hint = (f": decode it with --models DIR, DIR the export folder of model {e.stream_model}"
-                if isinstance(e, OtherModelError) else "")
-        print(f"tfcodec.edge {args.command}: error: {e}{hint}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"tfcodec.edge {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_reporting_errors(
+        "tfcodec.edge", args.command, lambda: _run(args),
+        lambda model: f"decode it with --models DIR, DIR the export folder of model {model}")
 
 
 if __name__ == "__main__":
