@@ -254,6 +254,24 @@ def test_roundtrip_skewed_tables_many_carries(seed, streams, per):
         assert rc.encode_index(table, index[:3], value[:3], 1) == vec[:3]
 
 
+@pytest.mark.parametrize("streams, per", [(40, 300), (300, 40), (300, 260)])
+def test_carries_land_on_the_right_digit_every_layout(streams, per):
+    """The vector encoder places carries with a running digit count whose
+    dtype and method depend on the shape (cumsum below 256 lanes, row
+    additions above; uint8 counts up to 255 steps, uint16 beyond): every
+    stream must match the scalar port of TFC's coder byte for byte."""
+    rng = np.random.default_rng(streams * 1000 + per)
+    cdfs = [[0, 1, 2, 65534, 65535, 65536], [0, 65535, 65536], [0, 32768, 65536]]
+    table = rc.build_lookup(cdfs, 16)
+    index = rng.integers(0, len(cdfs), (streams, per))
+    value = np.where(rng.random(index.shape) < 0.9, np.array([2, 0, 0])[index],
+                     rng.integers(0, 2, index.shape))
+    with coder_path("vector"):
+        vec = rc.encode_index(table, index, value, 1)
+    with coder_path("scalar"):
+        assert rc.encode_index(table, index, value, 1) == vec
+
+
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_pmf_to_quantized_cdf_properties(data):

@@ -585,23 +585,20 @@ def _encode_lanes(lof, hif, pos_t, steps_lohi):
         dig_t = np.ascontiguousarray(rec_sum.view(np.uint16)[:, 1::4].T)
     else:
         dig_t = np.ascontiguousarray(((rec_sum >> 16) & 0xFFFF).astype(np.uint16).T)
-    # Lane-major flat positions of all digits; a digit's rank is its index.
-    ren_pos = np.flatnonzero(ren_t)
-    digits = dig_t.reshape(-1)[ren_pos].astype(np.int64)
+    # Lane-major: a digit's rank in the flat output is its index.
+    digits = dig_t.reshape(-1)[np.flatnonzero(ren_t)].astype(np.int64)
+    emitted = _running_count(rec_ren)
     offsets = np.zeros(lanes + 1, np.int64)
-    # Digits per lane: a step-major reduction, vectorized over lanes, in
-    # the narrowest dtype that holds steps + 1.
-    count_dtype = np.uint16 if steps < 0xFFFF else np.int64
-    np.cumsum(np.add.reduce(rec_ren.view(np.uint8), axis=0, dtype=count_dtype),
-              out=offsets[1:])
-    # Lane-major flat positions of the carries, in the layout of ren_t.
-    carry = np.flatnonzero(np.ascontiguousarray(rec_carry.T))
+    np.cumsum(emitted[steps], out=offsets[1:])
+    # A carry at step j hits the last digit its lane emitted before step j
+    # (step 0 starts from base 0 and cannot carry). Distinct targets: after
+    # a carry the coder is back in state 0, and only a new digit can take
+    # it to state 1 again.
+    carry = np.flatnonzero(rec_carry)
     if carry.size or state1.any():
         if carry.size:
-            # A carry hits the last digit emitted before it in its lane.
-            # Distinct targets: after a carry the coder is back in state 0,
-            # and only a new digit can take it to state 1 again.
-            digits[np.searchsorted(ren_pos, carry) - 1] += 1
+            lane = carry % lanes
+            digits[offsets[lane] + emitted.reshape(-1)[carry - lanes] - 1] += 1
         digits[offsets[np.flatnonzero(state1) + 1] - 1] += 1
         over = np.flatnonzero(digits > 0xFFFF)
         while over.size:
@@ -616,6 +613,25 @@ def _encode_lanes(lof, hif, pos_t, steps_lohi):
     for i in np.flatnonzero(state1).tolist():
         out[i] = out[i].rstrip(b"\x00")
     return out, zero
+
+
+def _running_count(flags):
+    """Inclusive count of True along axis 0 of a [steps, lanes] bool array,
+    in the narrowest unsigned dtype that holds it.
+
+    With many lanes, one addition per row beats np.cumsum(axis=0), which
+    walks the outer axis element by element (several times slower here).
+    """
+    rows, lanes = flags.shape
+    dtype = np.uint8 if rows <= 0xFF else np.uint16 if rows <= 0xFFFF else np.int64
+    as_int = flags.view(np.uint8)
+    if lanes < 256:
+        return np.cumsum(as_int, axis=0, dtype=dtype)
+    out = np.empty((rows, lanes), dtype)
+    out[0] = as_int[0]
+    for j in range(1, rows):
+        np.add(out[j - 1], as_int[j], out=out[j])
+    return out
 
 
 def _expand_escapes(lo, hi, esc_bits):
