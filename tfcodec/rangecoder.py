@@ -580,6 +580,15 @@ def _encode_lanes(lof, hif, pos_t, steps_lohi):
     rec_ren[steps] = has_tail
     drop = has_tail & ((tail & np.uint64(0xFF)) == 0)
 
+    return _collect_streams(rec_sum, rec_ren, rec_carry, state1, drop), zero
+
+
+def _collect_streams(rec_sum, rec_ren, rec_carry, state1, drop):
+    """One bytes per lane from the encoder's step-major records: the digits
+    of renormalized steps (bits 16..31 of the sum), carries added to the
+    last digit before them, a dropped zero low byte where ``drop``."""
+    steps = rec_sum.shape[0] - 1
+    lanes = rec_sum.shape[1]
     ren_t = np.ascontiguousarray(rec_ren.T)
     if _LITTLE:  # bits 16..31 of each uint64, without arithmetic
         dig_t = np.ascontiguousarray(rec_sum.view(np.uint16)[:, 1::4].T)
@@ -612,7 +621,7 @@ def _encode_lanes(lof, hif, pos_t, steps_lohi):
     out = [blob[s:e] for s, e in zip(starts, ends.tolist())]
     for i in np.flatnonzero(state1).tolist():
         out[i] = out[i].rstrip(b"\x00")
-    return out, zero
+    return out
 
 
 def _running_count(flags):
