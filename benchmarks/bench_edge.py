@@ -20,9 +20,11 @@ compress/decompress` (TF) on the same image.
 
 Quality (--quality-check): per quality, the mean bpp and PSNR over the images of
 (a) float TF encoder + float TF decoder, (b) int8 edge encoder + float TF
-decoder, (c) int8 encoder + int8 decoder (the full edge path); the loss at
-equal bpp is the BD-PSNR of (b) and (c) against (a), and per quality the PSNR
-of the int8 curve interpolated (in log bpp) at the float curve's bpp.
+decoder, (c) int8 encoder + int8 decoder (the full edge path), (d) float
+encoder + int8 decoder; the loss at equal bpp is the BD-PSNR of (b), (c) and
+(d) against (a), and per quality the PSNR of the int8 curve interpolated (in
+log bpp) at the float curve's bpp ((d) decodes the float stream, so its PSNR
+difference is already at equal bpp).
 """
 
 import argparse
@@ -253,16 +255,18 @@ def quality_check(args):
     print(f"\n{len(files)} images from {args.data}; model {coder.name} weights {coder.identity}, "
           f"export {edge.manifest['mode']}")
     print(f"{'quality':>7} | {'float bpp':>9} {'PSNR':>6} | {'int8-enc bpp':>12} {'PSNR':>6} "
-          f"{'dPSNR@bpp':>9} | {'full-int8 PSNR':>14} {'dPSNR@bpp':>9}")
+          f"{'dPSNR@bpp':>9} | {'full-int8 PSNR':>14} {'dPSNR@bpp':>9} | {'int8-dec PSNR':>13} {'dPSNR':>7}")
     for j, q in enumerate(qualities):
         enc, full = curves["int8 enc + float dec"], curves["int8 enc + int8 dec"]
+        dec = curves["float enc + int8 dec"]   # the float stream: same bpp as the reference
         d_enc = _interp_psnr(enc["bpp"], enc["psnr"], ref["bpp"][j])
         d_full = _interp_psnr(full["bpp"], full["psnr"], ref["bpp"][j])
         def fmt(v, base=ref["psnr"][j]):
             return f"{v - base:+9.3f}" if v is not None else f"{'n/a':>9}"
 
         print(f"{q:7.3f} | {ref['bpp'][j]:9.4f} {ref['psnr'][j]:6.2f} | {enc['bpp'][j]:12.4f} "
-              f"{enc['psnr'][j]:6.2f} {fmt(d_enc)} | {full['psnr'][j]:14.2f} {fmt(d_full)}")
+              f"{enc['psnr'][j]:6.2f} {fmt(d_enc)} | {full['psnr'][j]:14.2f} {fmt(d_full)} | "
+              f"{dec['psnr'][j]:13.2f} {dec['psnr'][j] - ref['psnr'][j]:+7.3f}")
     bd = {k: bd_quality(ref["bpp"], ref["psnr"], c["bpp"], c["psnr"]) for k, c in curves.items() if k != "float"}
     print("BD-PSNR vs float (dB, negative = loss):")
     for k, v in bd.items():

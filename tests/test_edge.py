@@ -171,19 +171,118 @@ def test_ops_per_target(setup):
     assert tpu["TRANSPOSE_CONV"] == 4 and "RSQRT" in tpu and "DEPTH_TO_SPACE" not in tpu
 
 
-def test_subpixel_rewrite_is_exact():
+@pytest.mark.parametrize("subpixel", [True, False])
+def test_layer_rewrites_are_exact(subpixel):
+    """conv + depth_to_space for a transposed convolution, and an input scale folded into the
+    first layer: the same function as the Keras layers, in float."""
     import keras
     import tensorflow as tf
 
-    from tfcodec.export.graphs import run_sequential, subpixel_kernels
+    from tfcodec.export.graphs import layer_rewrites, run_sequential
 
-    layer = keras.layers.Conv2DTranspose(5, 5, strides=2, padding="same")
+    first, second = (keras.layers.Conv2DTranspose(c, 5, strides=2, padding="same") for c in (4, 2))
     x = tf.random.stateless_normal((1, 6, 9, 3), (1, 2))
-    seq = keras.Sequential([layer])
-    seq(x)
-    kernels = subpixel_kernels(seq)
-    rewritten = tf.function(lambda t: run_sequential(seq, t, subpixel=kernels))(x)
-    np.testing.assert_allclose(rewritten.numpy(), layer(x).numpy(), atol=1e-5)
+    seq = keras.Sequential([first, second])
+    reference = seq(x).numpy()
+    scale = np.array([0.5, 4.0, 0.03], np.float32)
+    rewrites = layer_rewrites(seq, subpixel, input_scale=scale)
+    assert sorted(rewrites) == ([0, 1] if subpixel else [0])
+    rewritten = tf.function(lambda t: run_sequential(seq, t, rewrites=rewrites))(x * scale)
+    np.testing.assert_allclose(rewritten.numpy(), reference, atol=1e-4)
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+def test_gdn_forms_match_the_layer(inverse):
+    """Both exported GDN forms compute the layer; the Edge TPU form's inverse floors the norm
+    under its RSQRT, which only moves outputs whose norm is below the floor."""
+    import tensorflow as tf
+
+    from tfcodec.export.graphs import GDN_FORMS, INVERSE_GDN_FLOOR, _gdn
+    from tfcodec.layers import GDN
+
+    layer = GDN(inverse=inverse)
+    x = tf.random.stateless_normal((1, 5, 7, 6), (3, 4))
+    reference = layer(x).numpy()
+    for form in GDN_FORMS:
+        np.testing.assert_allclose(_gdn(layer, x, form).numpy(), reference, rtol=1e-5, atol=1e-6)
+    layer.beta_stored.assign(np.full(6, 1e-3 ** 0.5, np.float32))   # beta = 1e-3 < the floor
+    tiny = x * 1e-3
+    norm = layer.beta.numpy() + np.einsum("nhwc,cd->nhwd", tiny.numpy() ** 2, layer.gamma.numpy())
+    expected = layer(tiny).numpy()
+    if inverse:
+        expected = tiny.numpy() * norm / np.sqrt(np.maximum(norm, INVERSE_GDN_FLOOR))
+    np.testing.assert_allclose(_gdn(layer, tiny, "rsqrt").numpy(), expected, rtol=1e-4, atol=1e-9)
+
+
+def _converter(function, shape, folder, layer=None):
+    """A TFLite converter of function(layer(x)) (a fresh 3x3 convolution by default)."""
+    import keras
+    import tensorflow as tf
+
+    layer = layer or keras.layers.Conv2D(4, 3, padding="same")
+    if not layer.built:
+        layer.build(shape)
+    archive = keras.export.ExportArchive()
+    archive.track(layer)
+    archive.add_endpoint("serve", tf.function(lambda x: function(layer(x))),
+                         input_signature=[tf.TensorSpec(shape, tf.float32)])
+    archive.write_out(folder, verbose=False)
+    return tf.lite.TFLiteConverter.from_saved_model(folder)
+
+
+def _gdn_like(x):
+    """An inverse GDN whose product feeds a convolution, as in the synthesis."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    gamma = tf.constant(np.abs(rng.normal(0, 0.1, (1, 1, 4, 4))).astype(np.float32))
+    kernel = tf.constant(rng.normal(0, 0.5, (3, 3, 4, 4)).astype(np.float32))
+    root = tf.sqrt(tf.nn.conv2d(x * x, gamma, 1, "VALID") + 0.5)
+    return tf.nn.conv2d(x * root, kernel, 1, "SAME"), root
+
+
+def test_int8_ranges_are_measured_not_taken_from_the_converter(tmp_path):
+    """The converter's calibration gave a MUL operand (SQRT here) the product's range; ours
+    gives it its own, and drops the tails (not at the model's input and output)."""
+    import keras
+    import tensorflow as tf
+
+    from tfcodec.export.flatbuffer import read_model
+    from tfcodec.export.graphs import activation_ranges, quantize_int8
+
+    shape = (1, 16, 16, 3)
+    rng = np.random.default_rng(0)
+    samples = [rng.normal(0, 1, shape).astype(np.float32) for _ in range(4)]
+    keras.utils.set_random_seed(1)
+    layer = keras.layers.Conv2D(4, 3, padding="same")
+    model = quantize_int8(_converter(lambda y: _gdn_like(y)[0], shape, str(tmp_path / "a"), layer), samples)
+    roots = np.concatenate([_gdn_like(layer(x))[1].numpy().ravel() for x in samples])
+    info = read_model(model)
+    (sqrt,) = [op for op in info.operators if op.name == "SQRT"]
+    out = sqrt.outputs[0]
+    top = (127 - out.zero_point[0]) * out.scale[0]
+    assert roots.max() * 0.9 < top < roots.max() * 1.1 and out.zero_point[0] == -128
+
+    converter = _converter(lambda y: _gdn_like(y)[0], shape, str(tmp_path / "b"), layer)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x] for x in samples)
+    converter._experimental_calibrate_only = True
+    calibrated = converter.convert()
+    exact, tail = activation_ranges(calibrated, samples, tail=0.0), activation_ranges(calibrated, samples, tail=0.01)
+    graph = read_model(calibrated)
+    io = {t.index for t in graph.inputs + graph.outputs}
+    assert io <= set(exact)
+    for i, (low, high) in exact.items():
+        if i in io:
+            assert tail[i] == (low, high)
+        else:
+            assert low <= tail[i][0] <= tail[i][1] <= high
+    conv_in = np.concatenate([layer(x).numpy().ravel() for x in samples])
+    first = graph.operators[0].outputs[0].index          # the first convolution's output
+    assert graph.operators[0].name == "CONV_2D"
+    k = int(0.01 * conv_in.size)
+    assert np.isclose(tail[first][0], np.sort(conv_in)[k], rtol=1e-4, atol=1e-5)
+    assert np.isclose(tail[first][1], np.sort(conv_in)[-1 - k], rtol=1e-4, atol=1e-5)
 
 
 def test_compiler_log_is_parsed(tmp_path, monkeypatch):
@@ -225,17 +324,10 @@ def test_edgetpu_check_passes_on_the_static_export(setup):
 
 
 def _convert_int8(function, shape, folder):
-    import keras
+    """The converter's own int8 conversion (not ours), for ops we do not export."""
     import tensorflow as tf
 
-    layer = keras.layers.Conv2D(4, 3, padding="same")
-    layer.build(shape)
-    archive = keras.export.ExportArchive()
-    archive.track(layer)
-    archive.add_endpoint("serve", tf.function(lambda x: function(layer(x))),
-                         input_signature=[tf.TensorSpec(shape, tf.float32)])
-    archive.write_out(folder, verbose=False)
-    converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+    converter = _converter(function, shape, folder)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     rng = np.random.default_rng(0)
     converter.representative_dataset = lambda: ([rng.uniform(0, 1, shape).astype(np.float32)] for _ in range(4))
@@ -263,6 +355,29 @@ def test_edgetpu_check_names_an_unsupported_op(setup):
 
 
 # -- cross-runtime streams ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["int8", "tpu"])
+def test_int8_encoder_transforms_follow_the_float_ones(setup, tf_coder, which):
+    """The per-channel scales folded into the int8 models are undone by the exported gain
+    tables (shifted by a constant per channel in the log domain): y * gain as in TF."""
+    import tensorflow as tf
+
+    from tfcodec.codecs.latent_coding import pad_image
+
+    gains = tf_coder.model.gains
+    with np.load(os.path.join(setup[which], "coding.npz")) as npz:
+        for name, table in (("log_gain", gains.log_gain), ("log_inverse_gain", gains.log_inverse_gain)):
+            shift = npz[f"gains/{name}"] - table.numpy()
+            np.testing.assert_allclose(shift, np.broadcast_to(shift[:1], shift.shape), atol=1e-5)
+    edge = _edge(setup, which)
+    rgb = _image(*STATIC, seed=7)
+    x = tf.constant(pad_image(rgb)[None].astype(np.float32) / 255)
+    for quality in (0.0, 1.0):
+        y_edge, _ = edge.analyse(rgb, quality)
+        y_tf, _ = tf_coder._analyse(x, tf.constant([quality]))
+        y_tf = y_tf.numpy()[0]
+        assert np.sqrt(np.mean((y_edge - y_tf) ** 2) / np.mean(y_tf ** 2)) < 0.1
 
 
 @pytest.mark.parametrize("which", ["int8", "tpu"])

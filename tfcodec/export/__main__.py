@@ -40,7 +40,8 @@ def build_parser():
     p.add_argument("--calibration", help="folder of TRAINING images for int8 calibration (required for "
                                          "--int8/--edgetpu)")
     p.add_argument("--calibration-images", type=int, default=24,
-                   help="training images (crops) to calibrate on (default %(default)s)")
+                   help="training images (crops) to calibrate on, each at qualities 0, 0.25, 0.5, 0.75 "
+                        "and 1 (default %(default)s)")
     p.add_argument("--gdn", choices=("rsqrt", "log-exp"),
                    help="how GDN is written: rsqrt (Edge TPU ops; LiteRT's int8 RSQRT is slow on CPUs) or "
                         "log-exp (LOG/EXP/SQRT, table lookups in int8 on CPUs). Default: log-exp for --int8, "

@@ -111,7 +111,7 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
     """Exports a hyperprior bundle for the edge; returns the manifest (dict)."""
     from tfcodec.codecs.hyperprior import HyperpriorCoder
     from tfcodec.export import graphs
-    from tfcodec.export.calibration import calibration_images, representative_inputs
+    from tfcodec.export.calibration import QUALITIES, calibration_images, representative_inputs
 
     start = time.perf_counter()
     mode = options.mode
@@ -134,13 +134,13 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
                    f"upsampling by {'conv+depth_to_space' if subpixel else 'transpose_conv'}")
     coder = HyperpriorCoder(bundle)
 
-    representative = {}
+    representative, scales = {}, {}
     if quantised:
         images = calibration_images(options.calibration, options.calibration_images, height, width,
                                     options.seed)
         _say(progress, f"calibration: {len(images)} images of {images[0].shape[1]}x{images[0].shape[0]} "
-                       f"from {options.calibration}, qualities 0/0.5/1 ...")
-        representative = representative_inputs(coder, images)
+                       f"from {options.calibration}, qualities {'/'.join(f'{q:g}' for q in QUALITIES)} ...")
+        representative, scales = representative_inputs(coder, images)
 
     models = {}
     roles = graphs.roles(config)
@@ -148,7 +148,7 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
     _say(progress, f"converting {len(roles)} models: {', '.join(roles)}")
     t0 = time.perf_counter()
     for k, (role, data) in enumerate(graphs.convert(coder.model, shapes, "int8" if quantised else mode,
-                                                    representative, gdn, subpixel), 1):
+                                                    representative, gdn, subpixel, scales), 1):
         info = read_model(data)
         if quantised:
             floating = float_operators(info)
@@ -171,10 +171,14 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
                        f"{sum(info.op_counts().values())} ops ({time.perf_counter() - t0:.1f} s)")
         t0 = time.perf_counter()
 
-    # Coding arrays: the bundle's, unchanged, plus the gain tables (float32 of the float16 weights).
+    # Coding arrays: the bundle's, unchanged, plus the gain tables (float32 of the float16
+    # weights), with the int8 models' per-channel scales folded in (log domain).
     coding = {k: np.asarray(v) for k, v in bundle.coding.items()}
     coding["gains/log_gain"] = coder.model.gains.log_gain.numpy().astype(np.float32)
     coding["gains/log_inverse_gain"] = coder.model.gains.log_inverse_gain.numpy().astype(np.float32)
+    if scales:
+        coding["gains/log_gain"] -= np.log(scales["analysis"])
+        coding["gains/log_inverse_gain"] += np.log(scales["synthesis"])
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **coding)
     coding_bytes = buffer.getvalue()
@@ -215,7 +219,9 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
             "arrays": sorted(coding),
             "note": "gaussian/* and factorized/* are the range coder's CDF tables, int/* the integer "
                     "entropy-parameter nets (tfcodec.entropy.integer_net), gains/* the quality gain "
-                    "tables (log domain, interpolated as in tfcodec.models.gains)",
+                    "tables (log domain, interpolated as in tfcodec.models.gains)"
+                    + (", times the int8 models' per-channel scales (the analysis output's divides the "
+                       "gain, the synthesis input's multiplies the inverse gain)" if scales else ""),
         },
         "edgetpu_check": check,
         "edgetpu_compiler": compiler,

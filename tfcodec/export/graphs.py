@@ -28,20 +28,31 @@ Keras 3 -> TFLite goes through a SavedModel (`ExportArchive`) and
 resource variables and failed in calibration.
 """
 
+import functools
 import tempfile
 
 import numpy as np
 
 MODES = ("float32", "float16", "int8")
 GDN_FORMS = ("rsqrt", "log-exp")
+# Fraction of each activation's calibration values left outside its int8 range at
+# each end (the model's input and output excepted): min/max ranges spend most of
+# the 256 levels on a few outliers. 1e-5 was best of 1e-4/1e-5/1e-6 on held-out
+# training crops (simulated synthesis loss 0.47 dB with min/max, 0.19 with 1e-5).
+RANGE_TAIL = 1e-5
+# Floor of the norm under the Edge TPU form's inverse GDN RSQRT (`_gdn`). On the shipped
+# model it moves float outputs by < 0.001 dB and took the int8 synthesis of that form
+# from 1.9 to 0.16 dB lost on held-out training crops (0.03: 0.17 dB).
+INVERSE_GDN_FLOOR = 0.01
 
 
 def _gdn(layer, x, form):
     """GDN/IGDN of a Keras GDN layer, in one of two integer-friendly forms.
 
-    "rsqrt" (Edge TPU):  x * rsqrt(n),          inverse x * n * rsqrt(n)
+    "rsqrt" (Edge TPU):  x * rsqrt(n),          inverse x * (n * rsqrt(max(n, floor)))
     "log-exp" (CPU int8): x * exp(-log(n) / 2), inverse x * sqrt(n)
-    with n = conv1x1(x * x, gamma) + beta. Both are exact rewrites in float.
+    with n = conv1x1(x * x, gamma) + beta. Both are exact rewrites in float but for
+    a norm below INVERSE_GDN_FLOOR.
     LiteRT's int8 RSQRT is slow on CPUs (measured about 60 ns per element:
     0.4 s for one 256x384x64 tensor, an integer iteration per element), while
     its int8 LOG, EXP and SQRT take 1-2 ns per element (lookup tables); the
@@ -53,7 +64,12 @@ def _gdn(layer, x, form):
     kernel = tf.reshape(layer.gamma, (1, 1, channels, channels))
     norm = tf.nn.conv2d(x * x, kernel, strides=1, padding="VALID") + layer.beta
     if form == "rsqrt":
-        return x * norm * tf.math.rsqrt(norm) if layer.inverse else x * tf.math.rsqrt(norm)
+        if layer.inverse:
+            # sqrt(norm) as norm * rsqrt(norm), before the product with x (x * norm has a far
+            # wider int8 range). A norm near 0 (beta ~ 0 in some channels) stretched RSQRT's
+            # int8 range to ~80 for values around 1, hence the floor.
+            return x * (norm * tf.math.rsqrt(tf.maximum(norm, INVERSE_GDN_FLOOR)))
+        return x * tf.math.rsqrt(norm)
     if form == "log-exp":
         return x * tf.sqrt(norm) if layer.inverse else x * tf.exp(-0.5 * tf.math.log(norm))
     raise ValueError(f"GDN form must be one of {GDN_FORMS}")
@@ -98,22 +114,46 @@ def _subpixel(kernel_and_bias, x):
     return tf.nn.depth_to_space(y, 2)
 
 
-def subpixel_kernels(sequential):
-    """{layer index: (kernel, bias)} of the rewritable transposed convolutions (run eagerly)."""
-    return {i: subpixel_kernel(np.asarray(layer.kernel), np.asarray(layer.bias))
-            for i, layer in enumerate(sequential.layers) if _is_subpixel_able(layer)}
+def _transposed(kernel_and_bias, x):
+    import tensorflow as tf
+
+    kernel, bias = kernel_and_bias
+    shape = tf.shape(x)
+    out = tf.stack([shape[0], 2 * shape[1], 2 * shape[2], kernel.shape[2]])
+    return tf.nn.conv2d_transpose(x, tf.constant(kernel), out, strides=2, padding="SAME") + tf.constant(bias)
 
 
-def run_sequential(sequential, x, gdn="rsqrt", subpixel=None):
+def layer_rewrites(sequential, subpixel=True, input_scale=None):
+    """{layer index: function of x} for `run_sequential` (run eagerly): the 5x5 stride-2
+    transposed convolutions as conv + depth_to_space with `subpixel`, and, with
+    `input_scale`, the first layer's kernel divided by it per input channel, for a model
+    fed its input times `input_scale`."""
+    rewrites = {}
+    for i, layer in enumerate(sequential.layers):
+        scaled = i == 0 and input_scale is not None
+        if not _is_subpixel_able(layer):
+            if scaled:
+                raise ValueError(f"cannot fold an input scale into {layer.name}")
+            continue
+        if subpixel or scaled:
+            kernel, bias = np.asarray(layer.kernel, np.float32), np.asarray(layer.bias, np.float32)
+            if scaled:
+                kernel = kernel / np.asarray(input_scale, np.float32)      # (5, 5, out, in)
+            rewrites[i] = (functools.partial(_subpixel, subpixel_kernel(kernel, bias)) if subpixel
+                           else functools.partial(_transposed, (kernel, bias)))
+    return rewrites
+
+
+def run_sequential(sequential, x, gdn="rsqrt", rewrites=None):
     """A Keras Sequential applied layer by layer, GDN in an integer-friendly form, and the
-    transposed convolutions in `subpixel` (from `subpixel_kernels`) as conv + depth_to_space."""
+    layers in `rewrites` (from `layer_rewrites`) replaced."""
     from tfcodec.layers import GDN
 
     for i, layer in enumerate(sequential.layers):
         if isinstance(layer, GDN):
             x = _gdn(layer, x, gdn)
-        elif subpixel and i in subpixel:
-            x = _subpixel(subpixel[i], x)
+        elif rewrites and i in rewrites:
+            x = rewrites[i](x)
         else:
             x = layer(x)
     return x
@@ -140,27 +180,35 @@ def input_shape(role, config, height, width):
     return (1, lh, lw, config.latent_channels + (i + 1) * slice_channels)
 
 
-def role_function(model, role, gdn="rsqrt", subpixel=False):
-    """(function of one tensor, the Keras layer whose variables it uses)."""
+def role_function(model, role, gdn="rsqrt", subpixel=False, scales=None):
+    """(function of one tensor, the Keras layer whose variables it uses). `scales`:
+    {"analysis": per-channel factor on its output, "synthesis": on its input}, folded
+    into the last and first convolution (see `calibration.representative_inputs`)."""
     import tensorflow as tf
 
+    scales = scales or {}
     if role == "analysis":
-        return (lambda x: run_sequential(model.analysis, x, gdn)), model.analysis
+        scale = scales.get("analysis")
+        if scale is None:
+            return (lambda x: run_sequential(model.analysis, x, gdn)), model.analysis
+        # The converter folds a per-channel product after a convolution into its weights.
+        return (lambda x: run_sequential(model.analysis, x, gdn) * tf.constant(scale)), model.analysis
     if role == "hyper_analysis":
         return (lambda y: run_sequential(model.hyper_analysis, y)), model.hyper_analysis
     if role == "synthesis":
-        kernels = subpixel_kernels(model.synthesis) if subpixel else None
-        return (lambda y: tf.clip_by_value(run_sequential(model.synthesis, y, gdn, kernels), 0.0, 1.0)), \
+        rewrites = layer_rewrites(model.synthesis, subpixel, scales.get("synthesis"))
+        return (lambda y: tf.clip_by_value(run_sequential(model.synthesis, y, gdn, rewrites), 0.0, 1.0)), \
             model.synthesis
     net = model.lrp_nets[int(role.split("_")[1])]
     return (lambda context: 0.5 * tf.tanh(run_sequential(net, context))), net
 
 
-def convert(model, shapes, mode, representative=None, gdn="rsqrt", subpixel=False):
+def convert(model, shapes, mode, representative=None, gdn="rsqrt", subpixel=False, scales=None):
     """Yields (role, TFLite bytes) for {role: input shape}.
 
     One SavedModel holds every role as a signature (written once), then each
-    signature is converted. `representative`: {role: [float32 inputs]} (int8).
+    signature is converted. `representative`: {role: [float32 inputs]} (int8);
+    `scales`: see `role_function`.
     """
     import keras
     import tensorflow as tf
@@ -170,7 +218,7 @@ def convert(model, shapes, mode, representative=None, gdn="rsqrt", subpixel=Fals
     with tempfile.TemporaryDirectory(prefix="tfcodec-export-") as folder:
         archive = keras.export.ExportArchive()
         for role, shape in shapes.items():
-            function, layer = role_function(model, role, gdn, subpixel)
+            function, layer = role_function(model, role, gdn, subpixel, scales)
             archive.track(layer)
             archive.add_endpoint(role, tf.function(function),
                                  input_signature=[tf.TensorSpec(shape, tf.float32, name="input")])
@@ -184,13 +232,80 @@ def convert(model, shapes, mode, representative=None, gdn="rsqrt", subpixel=Fals
                 samples = (representative or {}).get(role)
                 if not samples:
                     raise ValueError(f"{role}: int8 needs representative inputs")
-                converter.optimizations = [tf.lite.Optimize.DEFAULT]
-                converter.representative_dataset = \
-                    lambda samples=samples: ([np.asarray(a, np.float32)] for a in samples)
-                # Builtin int8 kernels only. The converter still keeps an op that has
-                # no int8 kernel in float between DEQUANTIZE/QUANTIZE, so the export
-                # checks the result for float operators afterwards.
-                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-                converter.inference_input_type = tf.int8
-                converter.inference_output_type = tf.int8
+                yield role, quantize_int8(converter, [np.asarray(a, np.float32) for a in samples])
+                continue
             yield role, converter.convert()
+
+
+def activation_ranges(model, samples, tail=RANGE_TAIL):
+    """{tensor index: (low, high)} for the float tensors of `model` (a calibrated float
+    flatbuffer) that carry calibration statistics, measured over `samples` with every tensor
+    kept. The model's input and output get their min and max; the others drop a `tail`
+    fraction of their values at each end (exact quantiles: each sample keeps its extremes)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from tfcodec.edge.runtime import _interpreter_module
+
+    graph = flatbuffer_utils.convert_bytearray_to_object(model).subgraphs[0]
+    indices = [i for i, t in enumerate(graph.tensors) if t.quantization is not None
+               and t.quantization.min is not None]
+    io = set(graph.inputs) | set(graph.outputs)
+    module = _interpreter_module()
+    interpreter = module.Interpreter(
+        model_content=bytes(model), experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    entry = interpreter.get_input_details()[0]["index"]
+    pixels = [x.size for x in samples]
+    lows, highs, counts = {i: [] for i in indices}, {i: [] for i in indices}, dict.fromkeys(indices, 0)
+    for x, n in zip(samples, pixels):
+        interpreter.resize_tensor_input(entry, list(x.shape), strict=False)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(entry, x)
+        interpreter.invoke()
+        for i in indices:
+            a = interpreter.get_tensor(i).reshape(-1)
+            # Enough extremes that the quantile over all samples is among them.
+            keep = min(a.size, int(np.ceil(tail * a.size * sum(pixels) / n)) + 1)
+            lows[i].append(np.partition(a, keep - 1)[:keep])
+            highs[i].append(-np.partition(-a, keep - 1)[:keep])
+            counts[i] += a.size
+    ranges = {}
+    for i in indices:
+        skip = 0 if i in io else int(tail * counts[i])
+        low, high = np.sort(np.concatenate(lows[i])), np.sort(np.concatenate(highs[i]))
+        ranges[i] = (float(low[skip]), float(high[-1 - skip]))
+    return ranges
+
+
+def quantize_int8(converter, samples):
+    """Full-integer int8 TFLite (int8 input and output) from a converter, calibrated on `samples`.
+
+    The converter's own calibration records a MUL operand whose last use is that
+    MUL as holding the product (the kernel runs in place, and the operand is logged
+    after it ran), unless the product is the model's output. Every GDN's SQRT, EXP
+    or RSQRT output (and LOG, before its -0.5) got the product's range, 2-14x too
+    wide, which cost the trained synthesis 1.7 dB on Kodak. So the converter only
+    calibrates, the ranges are measured again with every tensor kept
+    (`activation_ranges`), and the MLIR quantizer (what `convert()` runs next)
+    quantizes with those.
+    """
+    import tensorflow as tf
+    from tensorflow.lite.python.convert import mlir_quantize
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x] for x in samples)
+    # Builtin int8 kernels only. The converter still keeps an op that has no int8
+    # kernel in float between DEQUANTIZE/QUANTIZE, so the export checks the result
+    # for float operators afterwards.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    converter._experimental_calibrate_only = True
+    calibrated = converter.convert()
+    model = flatbuffer_utils.convert_bytearray_to_object(calibrated)
+    tensors = model.subgraphs[0].tensors
+    for i, (lo, hi) in activation_ranges(calibrated, samples).items():
+        tensors[i].quantization.min, tensors[i].quantization.max = [lo], [hi]
+    return mlir_quantize(bytes(flatbuffer_utils.convert_object_to_bytearray(model)),
+                         input_data_type=tf.int8, output_data_type=tf.int8)
