@@ -546,9 +546,14 @@ def build_coding_arrays(model, calibration_images, prior_weight=4.0):
     frequency of +1 among the bits that fall in it, shrunk towards the bin's
     centre (`prior_weight` pseudo-counts).
     """
-    c = model.config
-    all_bits = collect_bits(model, _calibration_batch(calibration_images))
-    planes, targets, masks = context_batch(all_bits, c.iterations)
+    return coding_arrays_from_bits(model, collect_bits(model, _calibration_batch(calibration_images)),
+                                   prior_weight)
+
+
+def coding_arrays_from_bits(model, all_bits, prior_weight=4.0):
+    """`build_coding_arrays` on calibration bits already collected (`collect_bits`): an
+    export compares probability nets on the same bits without running the RNNs again."""
+    planes, targets, masks = context_batch(all_bits, model.config.iterations)
     net = IntegerNet.from_keras(model.prob_net, planes.astype(np.float32), 0, PROB_EXPONENT)
     thresholds = default_thresholds()
     bins = prob_bins(net(planes), thresholds)
@@ -562,3 +567,24 @@ def build_coding_arrays(model, calibration_images, prior_weight=4.0):
     arrays["bits/lookup"] = lookup_from_probabilities(p_one)
     arrays["bits/calibration_counts"] = counts.astype(np.int64)
     return arrays
+
+
+def code_length(coding, all_bits, iterations, chunk=16):
+    """Ideal length in bits of coding `all_bits` (every iteration of a batch) with a bundle's
+    integer probability net and bit table: what the range coder spends, less its flush bytes.
+
+    This, not the float net's cross-entropy, is what a probability net is worth once
+    shipped (quantised, its bins' probabilities refitted), so exports compare nets by it.
+    """
+    net = IntegerNet.from_arrays(coding, PROB_NET)
+    thresholds = np.asarray(coding["bits/thresholds"], np.int64)
+    lookup = np.asarray(coding["bits/lookup"], np.float64)
+    # Binary rows: precision, then the CDF 0, P(bit -1), 1 at that precision.
+    p_one = 1.0 - (lookup[:, 2] - lookup[:, 1]) / 2.0 ** lookup[:, 0]
+    total = 0.0
+    for i in range(0, len(all_bits[0]), chunk):
+        planes, targets, masks = context_batch([b[i:i + chunk] for b in all_bits], iterations)
+        p = p_one[prob_bins(net(planes), thresholds)]
+        p = np.where(targets > 0, p, 1.0 - p)
+        total -= float(np.log2(p[np.broadcast_to(masks, p.shape) > 0]).sum())
+    return total
