@@ -423,6 +423,64 @@ def test_init_weights_from_a_bundle(tmp_path):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b).astype(np.float16), rtol=1e-3)
 
 
+def test_mixed_bfloat16_keeps_the_latent_and_the_rate_path_in_float32():
+    """Under mixed_bfloat16 only the wide layers compute in bfloat16: the layers that read
+    or write the latent, the hyper transforms, slice nets, gains and densities stay
+    float32, so the rate estimate and the loss follow the float32 model's closely."""
+    import keras
+    import tiny_models  # noqa: F401  registers test-cw-tiny
+
+    from tfcodec.models import build_model
+    from tfcodec.weights import assign_keras_weights, keras_weights_of
+
+    keras.utils.set_random_seed(3)
+    reference = build_model("test-cw-tiny")
+    with loop.dtype_policy("mixed_bfloat16"):
+        mixed = build_model("test-cw-tiny")
+    assert keras.config.dtype_policy().name == "float32"
+    assign_keras_weights(mixed, keras_weights_of(reference, np.float32))
+    assert {v.dtype for v in mixed.weights} == {"float32"}
+
+    def dtypes(sequential):
+        return [layer.compute_dtype for layer in sequential.layers]
+
+    assert dtypes(mixed.analysis)[:-1] == ["bfloat16"] * 6 and dtypes(mixed.analysis)[-1] == "float32"
+    assert dtypes(mixed.synthesis)[0] == "float32" and set(dtypes(mixed.synthesis)[1:]) == {"bfloat16"}
+    pinned = [mixed.hyper_analysis, mixed.hyper_synthesis, *mixed.mean_nets, *mixed.scale_nets,
+              *mixed.lrp_nets]
+    assert all(set(dtypes(s)) == {"float32"} for s in pinned)
+    assert mixed.gains.compute_dtype == mixed.hyper_prior.compute_dtype == "float32"
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.uniform(0, 1, (2, 64, 64, 3)).astype(np.float32))
+    quality = tf.constant([0.0, 1.0])
+    (loss_ref, aux_ref), (loss_mixed, aux_mixed) = (
+        m.rd_loss(x, quality, training=False) for m in (reference, mixed))
+    assert loss_mixed.dtype == aux_mixed["x_hat"].dtype == tf.float32
+    np.testing.assert_allclose(aux_mixed["bpp"], aux_ref["bpp"], rtol=0.02)
+    np.testing.assert_allclose(aux_mixed["x_hat"], aux_ref["x_hat"], atol=0.02)
+
+
+def test_mixed_bfloat16_run_resumes_in_float32(images, data_dir, tmp_path):
+    import keras
+
+    config = _config(tmp_path / "bf16", images, data_dir, steps=N, precision="mixed_bfloat16")
+    final, losses = _run(config)
+    assert final == N and np.isfinite(list(losses.values())).all()
+    assert keras.config.dtype_policy().name == "float32"
+    final, losses = _run(dataclasses.replace(config, steps=N + 1, precision="float32"))
+    assert final == N + 1 and list(losses) == [N + 1]
+
+
+def test_mixed_precision_is_refused_where_not_implemented():
+    config = loop.TrainConfig(model="rnn-tiny", data="", workdir="", precision="mixed_bfloat16")
+    with pytest.raises(ValueError, match="hyperprior models only"):
+        loop.build_training_model(config)
+    with pytest.raises(ValueError, match="must be one of"):
+        with loop.dtype_policy("float16"):
+            pass
+
+
 def test_learning_rate_decay():
     config = loop.TrainConfig(model="", data="", workdir="", steps=100, learning_rate=1e-3,
                               lr_decay_steps=40, lr_final_factor=0.01)

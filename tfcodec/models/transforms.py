@@ -5,6 +5,12 @@ GDN). The hyper-synthesis upsamples with sub-pixel convolutions (conv then
 depth-to-space) rather than transposed convolutions: every layer on the
 entropy-parameter path is then a plain stride-1 convolution, which our integer
 implementation (`tfcodec.entropy.integer_net`) reproduces exactly.
+
+Under a mixed dtype policy only the wide, high-resolution layers compute in the
+low precision. Layers that touch the latent (the analysis's last convolution,
+the synthesis's first) and the hyper transforms (the means and scales) are
+pinned to float32: bfloat16 keeps 8 significant bits, so a latent of 40 would
+be stored to within 0.125, a sizeable part of its quantisation bin.
 """
 
 import keras
@@ -13,8 +19,11 @@ import tensorflow as tf
 from tfcodec.layers import GDN
 
 
-def conv(filters, kernel, stride=1, name=None):
-    return keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", name=name)
+def conv(filters, kernel, stride=1, name=None, dtype=None):
+    return keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", name=name, dtype=dtype)
+
+
+_LATENT_DTYPE = "float32"   # the layers that read or write the latent (see the docstring)
 
 
 def analysis_transform(num_filters, latent_channels, name="analysis"):
@@ -22,16 +31,16 @@ def analysis_transform(num_filters, latent_channels, name="analysis"):
         conv(num_filters, 5, 2), GDN(),
         conv(num_filters, 5, 2), GDN(),
         conv(num_filters, 5, 2), GDN(),
-        conv(latent_channels, 5, 2),
+        conv(latent_channels, 5, 2, dtype=_LATENT_DTYPE),
     ], name=name)
 
 
 def synthesis_transform(num_filters, name="synthesis"):
-    def up(filters):
-        return keras.layers.Conv2DTranspose(filters, 5, strides=2, padding="same")
+    def up(filters, dtype=None):
+        return keras.layers.Conv2DTranspose(filters, 5, strides=2, padding="same", dtype=dtype)
 
     return keras.Sequential([
-        up(num_filters), GDN(inverse=True),
+        up(num_filters, _LATENT_DTYPE), GDN(inverse=True),
         up(num_filters), GDN(inverse=True),
         up(num_filters), GDN(inverse=True),
         up(3),
@@ -39,10 +48,11 @@ def synthesis_transform(num_filters, name="synthesis"):
 
 
 def hyper_analysis_transform(num_filters, hyper_channels, name="hyper_analysis"):
+    f32 = _LATENT_DTYPE
     return keras.Sequential([
-        conv(num_filters, 3), keras.layers.ReLU(),
-        conv(num_filters, 5, 2), keras.layers.ReLU(),
-        conv(hyper_channels, 5, 2),
+        conv(num_filters, 3, dtype=f32), keras.layers.ReLU(dtype=f32),
+        conv(num_filters, 5, 2, dtype=f32), keras.layers.ReLU(dtype=f32),
+        conv(hyper_channels, 5, 2, dtype=f32),
     ], name=name)
 
 
@@ -64,18 +74,21 @@ class DepthToSpace(keras.layers.Layer):
 def hyper_synthesis_transform(num_filters, output_channels, name="hyper_synthesis"):
     """z_hat -> entropy-parameter features at the latent's resolution (x4 upsampling)."""
     wide = num_filters * 3 // 2
+    f32 = _LATENT_DTYPE
     return keras.Sequential([
-        conv(num_filters, 3), keras.layers.ReLU(),
-        conv(4 * num_filters, 3), DepthToSpace(2), keras.layers.ReLU(),
-        conv(4 * wide, 3), DepthToSpace(2), keras.layers.ReLU(),
-        conv(output_channels, 3),
+        conv(num_filters, 3, dtype=f32), keras.layers.ReLU(dtype=f32),
+        conv(4 * num_filters, 3, dtype=f32), DepthToSpace(2, dtype=f32), keras.layers.ReLU(dtype=f32),
+        conv(4 * wide, 3, dtype=f32), DepthToSpace(2, dtype=f32), keras.layers.ReLU(dtype=f32),
+        conv(output_channels, 3, dtype=f32),
     ], name=name)
 
 
 def parameter_net(hidden, output_channels, name):
-    """A small stride-1 CNN mapping context features to per-element parameters."""
+    """A small stride-1 CNN mapping context features to per-element parameters (float32:
+    means, scales and latent corrections)."""
+    f32 = _LATENT_DTYPE
     layers = []
     for width in hidden:
-        layers += [conv(width, 3), keras.layers.ReLU()]
-    layers.append(conv(output_channels, 3))
+        layers += [conv(width, 3, dtype=f32), keras.layers.ReLU(dtype=f32)]
+    layers.append(conv(output_channels, 3, dtype=f32))
     return keras.Sequential(layers, name=name)

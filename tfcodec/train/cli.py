@@ -4,7 +4,7 @@ import dataclasses
 import json
 import sys
 
-from tfcodec.train.loop import TrainConfig
+from tfcodec.train.loop import PRECISIONS, TrainConfig
 
 _HELP = {
     "steps": "total training steps (a resumed run continues to this number)",
@@ -28,6 +28,9 @@ _HELP = {
     "validation_images": "how many validation images to use (0: all)",
     "validation_size": "validation images are center-cropped to this square size",
     "validation_qualities": "comma-separated qualities in [0, 1] to validate at",
+    "precision": "float32, or mixed_bfloat16 (hyperprior models): the wide high-resolution layers "
+                 "compute in bfloat16 with float32 variables, about 1.3x faster steps on CPUs with "
+                 "AVX512-BF16 and on TPUs; the layers that touch the latent and the rate path stay float32",
     "data_dir": "tensorflow-datasets data dir: where tfds:NAME is read and folders are prepared "
                 "(default $TFDS_DATA_DIR or ~/tensorflow_datasets)",
 }
@@ -52,7 +55,8 @@ def register(subparsers):
             p.add_argument(flag, action="store_true", default=None, help=_HELP.get(field.name))
         else:
             kind = {"int": int, "float": float, "str": str}.get(field.type, field.type)
-            p.add_argument(flag, type=kind, default=None, help=_HELP.get(field.name))
+            choices = PRECISIONS if field.name == "precision" else None
+            p.add_argument(flag, type=kind, default=None, choices=choices, help=_HELP.get(field.name))
     p.add_argument("--lambda", dest="lambda_", type=float, default=None,
                    help="not used by the variable-rate models: the quality range sets lambda")
     p.set_defaults(func=run)

@@ -25,6 +25,7 @@ before it. A non-finite loss stops the run with `NonFiniteLoss` before
 anything is saved, so the last good checkpoint stays the latest.
 """
 
+import contextlib
 import dataclasses
 import glob
 import json
@@ -65,6 +66,10 @@ class TrainConfig:
     validation_size: int = 256
     validation_qualities: str = "0,0.5,1"
     data_dir: str = ""
+    precision: str = "float32"
+
+
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 class NonFiniteLoss(RuntimeError):
@@ -108,6 +113,37 @@ def _save_config(config):
     with open(tmp, "w") as f:
         json.dump(dataclasses.asdict(config), f, indent=2, sort_keys=True)
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def dtype_policy(precision):
+    """Keras's global dtype policy set to `precision` while models are built, then restored.
+
+    Layers take the policy when they are constructed, so the built model keeps it;
+    its variables stay float32 either way, and checkpoints are the same.
+    """
+    import keras
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def build_training_model(config):
+    """The model to train, under `config.precision`."""
+    from tfcodec.models import build_model, model_family
+
+    if config.precision != "float32" and model_family(config.model) != "hyperprior":
+        raise ValueError(f"--precision {config.precision} is implemented for the hyperprior models only "
+                         f"(they pin the layers that touch the latent to float32); {config.model} "
+                         f"trains in float32")
+    with dtype_policy(config.precision):
+        return build_model(config.model)
 
 
 def load_initial_weights(model, path):
@@ -285,7 +321,7 @@ def train(config: TrainConfig, progress=True, on_step=None):
     import keras
     import tensorflow as tf
 
-    from tfcodec.models import build_model, model_family
+    from tfcodec.models import model_family
     from tfcodec.train.data import training_examples
 
     strategy = make_strategy(config.strategy, config.tpu)
@@ -299,7 +335,7 @@ def train(config: TrainConfig, progress=True, on_step=None):
 
     keras.utils.set_random_seed(config.seed)  # the same initial weights on every worker and rerun
     with strategy.scope():
-        model = build_model(config.model)
+        model = build_training_model(config)
         if config.init_weights:
             load_initial_weights(model, config.init_weights)
         optimizer = make_optimizer(config)
