@@ -48,3 +48,35 @@ def test_bundle_holds_every_trained_variable(tmp_path):
 
     with pytest.raises(RuntimeError, match="does not hold every variable"):
         restore_model(build_model("test-mean-tiny"), latest)
+
+
+def test_a_run_from_a_bundle_continues_its_step_count(tmp_path):
+    """--init-weights W: the exported bundle's step is W's steps plus this run's, also after
+    W's file is overwritten by that export (the count is recorded at the run's start)."""
+    import dataclasses
+    import json
+
+    from tfcodec.train.export_weights import export_from_checkpoint
+    from tfcodec.train.loop import TrainConfig, train
+    from tfcodec.weights import load_bundle
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.fromarray(ramp_image(80, 80, seed=i)).save(photos / f"{i}.png")
+    first = TrainConfig(model="test-cw-tiny", data=f"files:{photos}", workdir=str(tmp_path / "a"), steps=2,
+                        batch=2, patch=64, checkpoint_every=2, log_every=1, image_every=100)
+    train(first, progress=False)
+    bundle = tmp_path / "w.npz"
+    assert export_from_checkpoint(first.workdir, str(bundle), str(photos), count=1) == 2
+    assert "steps_of_this_run" not in load_bundle(str(bundle)).meta
+
+    second = dataclasses.replace(first, workdir=str(tmp_path / "b"), steps=3, init_weights=str(bundle))
+    train(second, progress=False)
+    with open(tmp_path / "b" / "init.json") as f:
+        assert json.load(f)["initial_step"] == 2
+    assert export_from_checkpoint(second.workdir, str(bundle), str(photos), count=1) == 5
+    train(dataclasses.replace(second, steps=4), progress=False)   # resumed: the record stays
+    assert export_from_checkpoint(second.workdir, str(bundle), str(photos), count=1) == 6
+    meta = load_bundle(str(bundle)).meta
+    assert meta["step"] == 6 and meta["steps_of_this_run"] == 4

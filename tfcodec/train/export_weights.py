@@ -99,11 +99,17 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
     else:
         from tfcodec.codecs.recurrent import build_coding_arrays
     coding = build_coding_arrays(model, crops)
-    meta = {"model": name, "family": family, "step": step}
+    from tfcodec.train.loop import initial_step
+
+    # Steps in all: a run started with --init-weights continues the steps behind them.
+    before = initial_step(workdir)
+    meta = {"model": name, "family": family, "step": before + step}
+    if before:
+        meta["steps_of_this_run"] = step
     if hasattr(model, "config") and hasattr(model.config, "to_json"):
         meta["config"] = json.loads(model.config.to_json())
     save_bundle(out, meta, keras_weights_of(model), coding)
-    return step
+    return meta["step"]
 
 
 def run(args):

@@ -148,15 +148,45 @@ def build_training_model(config):
 
 def load_initial_weights(model, path):
     """--init-weights: a tfcodec weights bundle (.npz, or a shipped model's name) or a
-    Keras weights file. Used only when the workdir has no checkpoint yet."""
+    Keras weights file. Used only when the workdir has no checkpoint yet.
+
+    Returns the training steps behind those weights (a bundle's `step`; 0 for a Keras
+    file), which `_save_lineage` keeps for the exported bundle's step count."""
     if path.endswith(".npz") or not os.path.exists(path):
         from tfcodec.weights import assign_keras_weights, load_bundle, resolve
 
         bundle = load_bundle(resolve(path))
         assign_keras_weights(model, bundle.keras, source=path)
-        logging.info("initial weights from %s (model %s)", path, bundle.meta.get("model"))
-    else:
-        model.load_weights(path)
+        logging.info("initial weights from %s (model %s, step %s)", path, bundle.meta.get("model"),
+                     bundle.meta.get("step"))
+        return int(bundle.meta.get("step") or 0)
+    model.load_weights(path)
+    return 0
+
+
+LINEAGE_FILE = "init.json"
+
+
+def _save_lineage(workdir, init_weights, steps):
+    """WORKDIR/init.json: the weights a run started from and their steps, written once at
+    the run's first start (a shipped name's file may be replaced later by this very run's
+    export, so the count is recorded, not looked up again)."""
+    path = os.path.join(workdir, LINEAGE_FILE)
+    if os.path.exists(path):
+        return
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump({"init_weights": init_weights, "initial_step": steps}, f, indent=2)
+    os.replace(tmp, path)
+
+
+def initial_step(workdir):
+    """Training steps behind a run's --init-weights (0 for a run from scratch)."""
+    try:
+        with open(os.path.join(workdir, LINEAGE_FILE)) as f:
+            return int(json.load(f)["initial_step"])
+    except FileNotFoundError:
+        return 0
 
 
 def learning_rate_at(config, step):
@@ -336,8 +366,7 @@ def train(config: TrainConfig, progress=True, on_step=None):
     keras.utils.set_random_seed(config.seed)  # the same initial weights on every worker and rerun
     with strategy.scope():
         model = build_training_model(config)
-        if config.init_weights:
-            load_initial_weights(model, config.init_weights)
+        initial = load_initial_weights(model, config.init_weights) if config.init_weights else None
         optimizer = make_optimizer(config)
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -346,6 +375,8 @@ def train(config: TrainConfig, progress=True, on_step=None):
     restored = restore_latest_good(checkpoint, checkpoint_dir)
     if restored:
         logging.info("resumed from %s at step %d", restored, _value(step))
+    elif initial is not None and is_chief:
+        _save_lineage(config.workdir, config.init_weights, initial)
     # Only the chief writes the real checkpoints; the other workers take part in the
     # save (it may need collectives) into a scratch folder deleted right after.
     save_dir = checkpoint_dir if is_chief else os.path.join(config.workdir, f".worker-{task_id}-scratch")
