@@ -23,7 +23,7 @@ def conv(filters, kernel, stride=1, name=None, dtype=None):
     return keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", name=name, dtype=dtype)
 
 
-_LATENT_DTYPE = "float32"   # the layers that read or write the latent (see the docstring)
+_PINNED = "float32"   # the dtype of the layers a mixed policy must not lower (see the docstring)
 
 
 def analysis_transform(num_filters, latent_channels, name="analysis"):
@@ -31,7 +31,7 @@ def analysis_transform(num_filters, latent_channels, name="analysis"):
         conv(num_filters, 5, 2), GDN(),
         conv(num_filters, 5, 2), GDN(),
         conv(num_filters, 5, 2), GDN(),
-        conv(latent_channels, 5, 2, dtype=_LATENT_DTYPE),
+        conv(latent_channels, 5, 2, dtype=_PINNED),
     ], name=name)
 
 
@@ -40,7 +40,7 @@ def synthesis_transform(num_filters, name="synthesis"):
         return keras.layers.Conv2DTranspose(filters, 5, strides=2, padding="same", dtype=dtype)
 
     return keras.Sequential([
-        up(num_filters, _LATENT_DTYPE), GDN(inverse=True),
+        up(num_filters, _PINNED), GDN(inverse=True),
         up(num_filters), GDN(inverse=True),
         up(num_filters), GDN(inverse=True),
         up(3),
@@ -48,11 +48,10 @@ def synthesis_transform(num_filters, name="synthesis"):
 
 
 def hyper_analysis_transform(num_filters, hyper_channels, name="hyper_analysis"):
-    f32 = _LATENT_DTYPE
     return keras.Sequential([
-        conv(num_filters, 3, dtype=f32), keras.layers.ReLU(dtype=f32),
-        conv(num_filters, 5, 2, dtype=f32), keras.layers.ReLU(dtype=f32),
-        conv(hyper_channels, 5, 2, dtype=f32),
+        conv(num_filters, 3, dtype=_PINNED), keras.layers.ReLU(dtype=_PINNED),
+        conv(num_filters, 5, 2, dtype=_PINNED), keras.layers.ReLU(dtype=_PINNED),
+        conv(hyper_channels, 5, 2, dtype=_PINNED),
     ], name=name)
 
 
@@ -74,21 +73,19 @@ class DepthToSpace(keras.layers.Layer):
 def hyper_synthesis_transform(num_filters, output_channels, name="hyper_synthesis"):
     """z_hat -> entropy-parameter features at the latent's resolution (x4 upsampling)."""
     wide = num_filters * 3 // 2
-    f32 = _LATENT_DTYPE
     return keras.Sequential([
-        conv(num_filters, 3, dtype=f32), keras.layers.ReLU(dtype=f32),
-        conv(4 * num_filters, 3, dtype=f32), DepthToSpace(2, dtype=f32), keras.layers.ReLU(dtype=f32),
-        conv(4 * wide, 3, dtype=f32), DepthToSpace(2, dtype=f32), keras.layers.ReLU(dtype=f32),
-        conv(output_channels, 3, dtype=f32),
+        conv(num_filters, 3, dtype=_PINNED), keras.layers.ReLU(dtype=_PINNED),
+        conv(4 * num_filters, 3, dtype=_PINNED), DepthToSpace(2, dtype=_PINNED), keras.layers.ReLU(dtype=_PINNED),
+        conv(4 * wide, 3, dtype=_PINNED), DepthToSpace(2, dtype=_PINNED), keras.layers.ReLU(dtype=_PINNED),
+        conv(output_channels, 3, dtype=_PINNED),
     ], name=name)
 
 
 def parameter_net(hidden, output_channels, name):
     """A small stride-1 CNN mapping context features to per-element parameters (float32:
     means, scales and latent corrections)."""
-    f32 = _LATENT_DTYPE
     layers = []
     for width in hidden:
-        layers += [conv(width, 3, dtype=f32), keras.layers.ReLU(dtype=f32)]
-    layers.append(conv(output_channels, 3, dtype=f32))
+        layers += [conv(width, 3, dtype=_PINNED), keras.layers.ReLU(dtype=_PINNED)]
+    layers.append(conv(output_channels, 3, dtype=_PINNED))
     return keras.Sequential(layers, name=name)
