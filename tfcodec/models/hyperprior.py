@@ -8,12 +8,13 @@ Quantisation proxy ("mixed"): the rate term sees y + uniform noise, while the
 decoder and the slice context see round(y - mean) + mean with a straight-through
 gradient, as in Minnen & Singh 2020.
 
-Precision: the four transforms follow Keras's dtype policy, so training under
-`mixed_bfloat16` runs their convolutions in bfloat16 (about 1.8x faster on CPUs
-with AVX512-BF16, and on TPUs) with float32 variables. Everything on the rate
-path (gains, the slice nets' means and scales, the densities) is pinned to
-float32, and each transform's output is cast back to float32 before it meets
-them: the rate estimate and the loss stay float32 computations.
+Precision: the wide layers of the analysis and synthesis transforms follow
+Keras's dtype policy, so training under `mixed_bfloat16` runs them in bfloat16
+with float32 variables (a training step 1.3x faster on a CPU with AVX512-BF16;
+see docs/training.md). The layers that touch the latent, the hyper transforms
+(`transforms`), the gains, the slice nets and the densities are pinned to
+float32, and each transform's output is cast to float32 before it meets them:
+the rate estimate and the loss stay float32 computations.
 """
 
 import keras
