@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import sys
 from operator import itemgetter
 from typing import Any
 
@@ -42,7 +41,6 @@ _GAMMA_MAX_ZEROS = 29
 # per-call overhead dominates when the arrays are this short).
 _SCALAR_MAX_STREAMS = 4
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
-_LITTLE = sys.byteorder == "little"
 # The decoder's two-level inverse CDF has 2**min(precision, _BUCKET_BITS)
 # int32 entries per row; it is used when at most _BUCKET_MAX_ENTRIES big and
 # worth building for the call (or already cached in a Lookup object).
@@ -107,6 +105,7 @@ class Lookup:
         self._bucket_cache: tuple | None = None
         self._lower_cache: np.ndarray | None = None
         self._bounds_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._pairs_cache: np.ndarray | None = None
         self.bucket_entries = int(np.sum(np.left_shift(
             1, np.minimum(np.abs(prec), _BUCKET_BITS)))) if nrows else 0
 
@@ -195,6 +194,15 @@ class Lookup:
             first = first.astype(np.intp)
             self._bounds_cache = (lo_all, hi_all, first)
         return self._bounds_cache
+
+    def _bound_pairs(self) -> np.ndarray:
+        """The bounds as one 16-byte item (lower, upper) per symbol: the encoder
+        fetches both with a single gather."""
+        if self._pairs_cache is None:
+            lo_all, hi_all, _ = self._bounds()
+            pairs = np.ascontiguousarray(np.stack([lo_all, hi_all], axis=1))
+            self._pairs_cache = pairs.view(np.dtype((np.void, 16))).reshape(-1)
+        return self._pairs_cache
 
     def _buckets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Two-level inverse CDF for the decoder, small enough to stay in cache.
@@ -370,30 +378,34 @@ def encode_index(lookup, index, value, stream_rank: int = 0):
     if idx.size and (idx.min() < 0 or idx.max() >= table.num_rows):
         bad = idx[(idx < 0) | (idx >= table.num_rows)][0]
         raise ValueError(f"index={bad} not in range [0, {table.num_rows})")
-    # Position-major from here on (step j codes column j of every stream),
-    # with intp rows: the index dtype np.take uses without a conversion.
-    idx_t = np.ascontiguousarray(idx.T, dtype=np.intp)
-    sym_t, esc_bits = _check_values(table, idx_t, np.ascontiguousarray(val.T))
+    # intp: the index dtype np.take uses without a conversion. The arrays
+    # stay lane-major (a transposed copy costs more than strided reads);
+    # ``pos_t`` is the position-major view: step j codes column j of every stream.
+    idx = idx.astype(np.intp)
+    sym, esc_bits = _check_values(table, idx, val)
     lof, hif, first = table._bounds()
-    pos_t = np.take(first, idx_t)
-    pos_t += sym_t
+    pos = np.take(first, idx)
+    pos += sym
+    pos_t = pos.T
+    if esc_bits is not None:
+        esc_bits = tuple(x.T for x in esc_bits)
     steps = None
     if lanes > _SCALAR_MAX_STREAMS and esc_bits is not None:
         # Escapes: precompute every step's bounds, escape bits interleaved
         # (None when uneven escapes would make that table too big).
         steps = _expand_escapes(lof[pos_t], hif[pos_t], esc_bits)
     if lanes <= _SCALAR_MAX_STREAMS or (esc_bits is not None and steps is None):
-        out = [_encode_scalar(lof[pos_t[:, i]], hif[pos_t[:, i]],
+        out = [_encode_scalar(lof[pos[i]], hif[pos[i]],
                               None if esc_bits is None else [x[:, i] for x in esc_bits])
                for i in range(lanes)]
         zero = np.array([s is None for s in out])
     elif steps is not None:
-        out, zero = _encode_lanes(lof, hif, None, steps)
+        out, zero = _encode_lanes(None, None, steps)
     else:
-        out, zero = _encode_lanes(lof, hif, pos_t, None)
+        out, zero = _encode_lanes(table._bound_pairs(), pos_t, None)
     if zero.any():
         i = int(np.flatnonzero(zero)[0])
-        p = pos_t[:, i]
+        p = pos[i]
         j = int(np.flatnonzero(lof[p] == hif[p])[0])
         raise ValueError(f"value={int(val[i, j])} has zero probability in row "
                          f"{int(idx[i, j])}")
@@ -507,30 +519,30 @@ def _encode_scalar(lo_row, hi_row, esc_bits) -> bytes | None:
     return bytes(sink)
 
 
-def _encode_lanes(lof, hif, pos_t, steps_lohi):
+def _encode_lanes(pairs, pos_t, steps_lohi):
     """Encodes all streams in lock-step; returns one bytes per stream and a
     per-stream flag for zero-probability symbols.
 
-    Step j codes the symbols at ``pos_t[j]`` in the bounds tables, one per
-    stream (or the precomputed bounds ``steps_lohi[0][j], steps_lohi[1][j]``).
-    The loop records the 33-bit sum ``base + a`` and whether the interval was
-    renormalized. Each renormalization emits the top 16 bits of base as a
-    digit; bit 32 of the sum is a carry into the digits already emitted.
-    Resolving the carries afterwards yields exactly TFC's bytes, because
-    TFC's "delay" state only withholds the digits a carry could still change.
+    Step j codes the symbols at ``pos_t[j]`` in ``pairs`` (one 16-byte
+    (lower, upper) item per symbol), one per stream, or the precomputed
+    bounds ``steps_lohi[0][j], steps_lohi[1][j]``. The loop records the
+    33-bit sum ``base + a`` and whether the interval was renormalized. Each
+    renormalization emits the top 16 bits of base as a digit; bit 32 of the
+    sum is a carry into the digits already emitted. Resolving the carries
+    afterwards yields exactly TFC's bytes, because TFC's "delay" state only
+    withholds the digits a carry could still change.
     """
     if steps_lohi is not None:
         lo_t, hi_t = steps_lohi
         steps, lanes = lo_t.shape
     else:
         steps, lanes = pos_t.shape
-        lo_buf = np.empty(lanes, np.uint64)
-        hi_buf = np.empty(lanes, np.uint64)
+        fetched = np.empty(lanes, pairs.dtype)
+        bounds = fetched.view(np.uint64).reshape(lanes, 2)
+        lo, hi = bounds[:, 0], bounds[:, 1]
     # One extra row for the finalize digit.
     rec_sum = np.empty((steps + 1, lanes), np.uint64)
     rec_ren = np.empty((steps + 1, lanes), np.bool_)
-    rec_carry = np.empty((steps + 1, lanes), np.bool_)
-    rec_carry[steps] = False  # the finalize row: lane-major views line up
     base = np.zeros(lanes, np.uint64)
     size = np.full(lanes, 1 << 32, np.uint64)
     a = np.empty(lanes, np.uint64)
@@ -541,15 +553,13 @@ def _encode_lanes(lof, hif, pos_t, steps_lohi):
             lo, hi = lo_t[j], hi_t[j]
         else:
             # mode="clip": positions are validated; the default mode buffers.
-            lo = np.take(lof, pos_t[j], out=lo_buf, mode="clip")
-            hi = np.take(hif, pos_t[j], out=hi_buf, mode="clip")
+            np.take(pairs, pos_t[j], out=fetched, mode="clip")
         np.multiply(size, lo, out=a)
         a >>= 16
         np.multiply(size, hi, out=b)
         b >>= 16
         s = rec_sum[j]
         np.add(base, a, out=s)
-        np.greater(s, _U64_MASK, out=rec_carry[j])
         np.subtract(b, a, out=size)
         r = rec_ren[j]
         np.less_equal(size, _ONE16, out=r)
@@ -576,38 +586,41 @@ def _encode_lanes(lof, hif, pos_t, steps_lohi):
     mid16 = (bm1 >> 16) + np.uint64(1)
     tail = np.where(use24, mid24 << 8, mid16)
     has_tail = ~state1 & (base != 0)
-    rec_sum[steps] = tail << 16
+    rec_sum[steps] = tail << 16  # only bits 16..31 are read from this row
     rec_ren[steps] = has_tail
     drop = has_tail & ((tail & np.uint64(0xFF)) == 0)
 
-    return _collect_streams(rec_sum, rec_ren, rec_carry, state1, drop), zero
+    return _collect_streams(rec_sum, rec_ren, state1, drop), zero
 
 
-def _collect_streams(rec_sum, rec_ren, rec_carry, state1, drop):
+def _collect_streams(rec_sum, rec_ren, state1, drop):
     """One bytes per lane from the encoder's step-major records: the digits
-    of renormalized steps (bits 16..31 of the sum), carries added to the
-    last digit before them, a dropped zero low byte where ``drop``."""
-    steps = rec_sum.shape[0] - 1
+    of renormalized steps (bits 16..31 of the sum), carries (bit 32) added
+    to the last digit before them, a dropped zero low byte where ``drop``.
+
+    The records are read in their step-major order and each digit is
+    scattered to its place in the lane-major output (a transposed copy of
+    the records would cost more).
+    """
     lanes = rec_sum.shape[1]
-    ren_t = np.ascontiguousarray(rec_ren.T)
-    if _LITTLE:  # bits 16..31 of each uint64, without arithmetic
-        dig_t = np.ascontiguousarray(rec_sum.view(np.uint16)[:, 1::4].T)
-    else:
-        dig_t = np.ascontiguousarray(((rec_sum >> 16) & 0xFFFF).astype(np.uint16).T)
-    # Lane-major: a digit's rank in the flat output is its index.
-    digits = dig_t.reshape(-1)[np.flatnonzero(ren_t)].astype(np.int64)
-    emitted = _running_count(rec_ren)
+    flat_sum = rec_sum.reshape(-1)
+    emitted = _running_count(rec_ren).reshape(-1)  # inclusive, per lane
     offsets = np.zeros(lanes + 1, np.int64)
-    np.cumsum(emitted[steps], out=offsets[1:])
+    np.cumsum(emitted[-lanes:], out=offsets[1:])
+    at = np.flatnonzero(rec_ren)  # step-major flat positions of the digits
+    dest = offsets[at % lanes]
+    dest += emitted[at]
+    dest -= 1
+    digits = np.empty(int(offsets[-1]), np.int64)
+    digits[dest] = (flat_sum[at] >> _SIXTEEN) & np.uint64(0xFFFF)
     # A carry at step j hits the last digit its lane emitted before step j
     # (step 0 starts from base 0 and cannot carry). Distinct targets: after
     # a carry the coder is back in state 0, and only a new digit can take
     # it to state 1 again.
-    carry = np.flatnonzero(rec_carry)
+    carry = np.flatnonzero(flat_sum[:-lanes] > _U64_MASK)  # not the finalize row
     if carry.size or state1.any():
         if carry.size:
-            lane = carry % lanes
-            digits[offsets[lane] + emitted.reshape(-1)[carry - lanes] - 1] += 1
+            digits[offsets[carry % lanes] + emitted[carry - lanes] - 1] += 1
         digits[offsets[np.flatnonzero(state1) + 1] - 1] += 1
         over = np.flatnonzero(digits > 0xFFFF)
         while over.size:
