@@ -82,6 +82,11 @@ def test_encode_matches_tfc_bytes(name, path, search):
     if rank == 0:
         assert isinstance(got, bytes)
     assert _flatten(got) == expected, str(_Z[f"{name}/note"])
+    if rank:
+        with coder_path(path):
+            packed = rc.encode_index(lookup, index, value, stream_rank=rank, packed=True)
+        assert packed.tolist() == expected
+        assert packed.data == b"".join(expected)
 
 
 @pytest.mark.parametrize("name", [c for c in CASES if c.startswith("code")])
@@ -226,10 +231,18 @@ def test_roundtrip_all_paths_agree(table, data):
     with coder_path("scalar"):
         sca = rc.encode_index(table, index, value, stream_rank=rank)
     assert vec == sca
+    if rank:
+        for path in ("vector", "scalar"):
+            with coder_path(path):
+                packed = rc.encode_index(table, index, value, stream_rank=rank, packed=True)
+            assert packed.tolist() == _flatten(vec)
     for path, search in PATHS:
         with coder_path(path):
             out = rc.decode_index(lookup_for(table, search), index, vec, stream_rank=rank)
-        np.testing.assert_array_equal(out, value)
+            np.testing.assert_array_equal(out, value)
+            if rank:
+                out = rc.decode_index(lookup_for(table, search), index, packed, stream_rank=rank)
+                np.testing.assert_array_equal(out, value)
 
 
 @settings(max_examples=40, deadline=None)
@@ -250,6 +263,9 @@ def test_roundtrip_skewed_tables_many_carries(seed, streams, per):
     with coder_path("vector"):
         vec = rc.encode_index(table, index, value, 1)
         np.testing.assert_array_equal(rc.decode_index(table, index, vec, 1), value)
+        packed = rc.encode_index(table, index, value, 1, packed=True)
+        assert packed.tolist() == vec  # dropped and stripped zero bytes cut out
+        np.testing.assert_array_equal(rc.decode_index(table, index, packed, 1), value)
     with coder_path("scalar"):
         assert rc.encode_index(table, index[:3], value[:3], 1) == vec[:3]
 
@@ -333,6 +349,97 @@ def test_empty_inputs():
     # An empty lookup can code nothing, but accepts empty input.
     empty = np.zeros((0, 3), np.int32)
     assert rc.encode_index(empty, np.zeros(0, int), np.zeros(0, int)) == b""
+    for shape in [(0, 4), (2, 0), (9, 0)]:
+        packed = rc.encode_index(table, np.zeros(shape, int), np.zeros(shape, int), 1, packed=True)
+        assert packed.tolist() == [b""] * shape[0] and packed.data == b""
+        assert rc.decode_index(table, np.zeros(shape, int), packed, 1).shape == shape
+
+
+# -----------------------------------------------------------------------------
+# Packed output and reused scratch arrays
+# -----------------------------------------------------------------------------
+def _gaussian_like_case(streams, per, seed=0):
+    rng = np.random.default_rng(seed)
+    cdfs = [rc.pmf_to_quantized_cdf(np.exp(-0.5 * (np.arange(-40, 41) / s) ** 2), 16)
+            for s in (0.3, 2.0, 9.0)]
+    table = rc.build_lookup(cdfs, 16)
+    index = rng.integers(0, 3, (streams, per))
+    value = np.clip(np.rint(rng.normal(40, 5, (streams, per))), 0, 80).astype(np.int32)
+    return table, index, value
+
+
+def test_packed_strings_behave_like_the_list():
+    table, index, value = _gaussian_like_case(64, 50)
+    strings = rc.encode_index(table, index, value, 1)
+    packed = rc.encode_index(table, index, value, 1, packed=True)
+    assert len(packed) == 64 and packed.lengths.tolist() == [len(x) for x in strings]
+    assert list(packed) == strings and packed[3] == strings[3] and packed[-1] == strings[-1]
+    assert packed[2:5] == strings[2:5]
+    with pytest.raises(IndexError):
+        packed[64]
+    assert rc.PackedStrings(b"".join(strings), [len(x) for x in strings]) == packed
+    assert "64 strings" in repr(packed)
+    # Higher stream ranks pack the streams in C order.
+    nested = rc.encode_index(table, index.reshape(8, 8, 50), value.reshape(8, 8, 50), 2)
+    assert rc.encode_index(table, index.reshape(8, 8, 50), value.reshape(8, 8, 50), 2,
+                           packed=True).tolist() == _flatten(nested)
+
+
+def test_packed_strings_validation():
+    with pytest.raises(ValueError, match="add up to 3 bytes"):
+        rc.PackedStrings(b"abcd", [1, 2])
+    with pytest.raises(ValueError, match="negative"):
+        rc.PackedStrings(b"ab", [3, -1])
+    table, index, value = _gaussian_like_case(8, 5)
+    with pytest.raises(ValueError, match="stream_rank >= 1"):
+        rc.encode_index(table, index[0], value[0], 0, packed=True)
+    packed = rc.encode_index(table, index, value, 1, packed=True)
+    with pytest.raises(ValueError, match="7 packed strings"):
+        rc.decode_index(table, index[:7].reshape(7, 5), rc.PackedStrings(
+            packed.data[:int(packed.lengths[:7].sum())], packed.lengths[:7]), 2)
+
+
+def test_results_do_not_alias_reused_scratch_arrays():
+    """The coders reuse per-thread temporaries; nothing they return may be one."""
+    table, index, value = _gaussian_like_case(300, 40)
+    strings = rc.encode_index(table, index, value, 1)
+    decoded = rc.decode_index(table, index, strings, 1)
+    # A smaller call reuses the same blocks, a bigger one regrows them.
+    for streams, per, seed in [(200, 30, 1), (500, 70, 2), (300, 40, 3)]:
+        other_t, other_i, other_v = _gaussian_like_case(streams, per, seed)
+        other = rc.encode_index(other_t, other_i, other_v, 1)
+        np.testing.assert_array_equal(rc.decode_index(other_t, other_i, other, 1), other_v)
+        np.testing.assert_array_equal(decoded, value)
+        assert rc.encode_index(table, index, value, 1) == strings
+
+
+def test_scratch_arrays_are_per_thread():
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [_gaussian_like_case(200 + 50 * k, 30 + k, seed=k) for k in range(4)]
+    expected = [rc.encode_index(*c, 1) for c in cases]
+
+    def work(k):
+        table, index, value = cases[k % 4]
+        for _ in range(5):
+            strings = rc.encode_index(table, index, value, 1)
+            assert strings == expected[k % 4]
+            np.testing.assert_array_equal(rc.decode_index(table, index, strings, 1), value)
+        return True
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(8)))
+
+
+def test_scratch_keeps_only_blocks_up_to_its_limit(monkeypatch):
+    scratch = rc._Scratch()
+    a = scratch.array("x", (10, 4), np.int64)
+    assert scratch.array("x", (5, 4), np.int32).base is not None
+    assert scratch.blocks["x"].size == 320
+    monkeypatch.setattr(rc, "_SCRATCH_MAX_BYTES", 100)
+    big = scratch.array("y", (20,), np.int64)
+    assert big.shape == (20,) and "y" not in scratch.blocks
+    assert a.shape == (10, 4)
 
 
 def test_lookup_object_is_reused_and_build_lookup():
@@ -370,6 +477,9 @@ def test_vector_path_streams_longer_than_65535_symbols():
     with coder_path("vector"):
         vec = rc.encode_index(table, index, value, 1)
         np.testing.assert_array_equal(rc.decode_index(table, index, vec, 1), value)
+        packed = rc.encode_index(table, index, value, 1, packed=True)
+        assert packed.tolist() == vec  # dropped and stripped zero bytes cut out
+        np.testing.assert_array_equal(rc.decode_index(table, index, packed, 1), value)
     with coder_path("scalar"):
         assert rc.encode_index(table, index[:2], value[:2], 1) == vec[:2]
 
