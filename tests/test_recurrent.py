@@ -372,3 +372,51 @@ def test_bundle_roundtrip(tmp_path, codec, model, image):
     assert np.abs(loaded.decompress(data).astype(int) - close).mean() < 8
     with pytest.raises(FormatError):
         codec.decompress(data)  # other weights hash
+
+
+@pytest.mark.parametrize("target_iterations", [7, 3])
+def test_weights_adapt_to_another_iteration_count(tmp_path, target_iterations):
+    """--init-weights from a bundle trained with another number of iterations: every
+    layer carries over, and the probability net predicts exactly as the source's for the
+    iterations both have (then differs only where the source had nothing to say)."""
+    import keras
+
+    from tfcodec.models.recurrent import adapt_iterations
+    from tfcodec.train import loop
+    from tfcodec.weights import keras_weights_of, save_bundle
+
+    keras.utils.set_random_seed(4)
+    source = build_model(TINY)
+    weights = keras_weights_of(source, np.float32)
+    # Non-zero everywhere, so that a misplaced plane shows.
+    weights = {k: v + np.float32(0.01) for k, v in weights.items()}
+    path = tmp_path / "source.npz"
+    save_bundle(str(path), {"model": TINY, "family": "recurrent", "step": 9,
+                            "config": dataclasses.asdict(source.config)}, weights, {})
+    from tfcodec.weights import assign_keras_weights, load_bundle
+    source_bundle = load_bundle(str(path))
+    assign_keras_weights(source, source_bundle.keras)
+    target_config = dataclasses.replace(source.config, iterations=target_iterations)
+    target = RecurrentCodec(target_config)
+    target.run(tf.zeros((1, 32, 32, 3)), iterations=2)
+    target.prob_net(target.context_planes([tf.zeros((1, 2, 2, 8))] * 2, 0, False))
+    assert loop.load_initial_weights(target, str(path)) == 9
+
+    rng = np.random.default_rng(0)
+    bits = [tf.constant(rng.choice([-1.0, 1.0], (1, 4, 4, 8)), tf.float32) for _ in range(7)]
+    shared = min(source.config.iterations, target_iterations)
+    for t in range(shared):
+        for second in (False, True):
+            np.testing.assert_allclose(
+                target.prob_net(target.context_planes(bits, t, second)).numpy(),
+                source.prob_net(source.context_planes(bits, t, second)).numpy(), rtol=1e-5, atol=1e-5)
+    x = tf.constant(rng.random((1, 32, 32, 3)), tf.float32)
+    for a, b in zip(source.run(x, iterations=shared)[1], target.run(x, iterations=shared)[1]):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="only the number of iterations"):
+        adapt_iterations(weights, source.config, dataclasses.replace(target_config, bits=4))
+
+
+def test_sixteen_iteration_small_config_extends_the_eight():
+    assert CONFIGS["rnn-gru-small16"] == dataclasses.replace(CONFIGS["rnn-gru-small"], iterations=16)
+    assert "rnn-gru-small16" in model_names()

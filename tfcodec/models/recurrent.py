@@ -34,6 +34,7 @@ import json
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfcodec.codecs.recurrent import STRIDE, checkerboard  # noqa: F401  (numpy helpers shared with coding)
@@ -100,6 +101,11 @@ CONFIGS = {
         decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
     "rnn-resgru-small": RecurrentConfig(
         cell="resgru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
+        decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
+    # rnn-gru-small with the paper's 16 iterations (up to 2 bpp before entropy
+    # coding); starts from rnn-gru-small's weights (see `adapt_iterations`).
+    "rnn-gru-small16": RecurrentConfig(
+        cell="gru", iterations=16, stem_filters=32, encoder_units=(64, 128, 128),
         decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
     # For tests: builds and runs in a second.
     "rnn-tiny": RecurrentConfig(
@@ -336,6 +342,39 @@ class RecurrentCodec(keras.Model):
         loss = distortion + self.config.ce_weight * bpp
         mse = tf.reduce_mean(tf.square(tf.clip_by_value(x_hats[-1], 0.0, 1.0) - x), axis=(1, 2, 3)) * 255.0**2
         return loss, {"bpp": bpp, "mse": mse, "x_hat": x_hats[-1], "distortion": distortion}
+
+
+def adapt_iterations(weights, source, target):
+    """Weights trained with `source.iterations` for a model with `target.iterations`
+    (the architectures otherwise equal), keyed as in a bundle.
+
+    Every layer is shared across iterations except the probability net's first
+    convolution, whose input planes depend on the count (`context_planes`). Its
+    kernel is laid out again so that the new model predicts exactly as the old
+    one for the iterations both have: the slots of earlier iterations keep their
+    weights (slots the old model lacked get zeros; they only ever hold bits of
+    iterations it never had), so do the anchors and the pass flag, and iteration
+    t's one-hot weight is the old t's, or the old last one's beyond it. Training
+    then takes it from there; nothing the old model learnt is thrown away.
+    """
+    if dataclasses.replace(source, iterations=target.iterations) != target:
+        raise ValueError("only the number of iterations may differ between the two models")
+    key = next(k for k in weights if k.endswith("prob_net/prob_conv0/kernel"))
+    old = np.asarray(weights[key])
+    if old.shape[2] != source.context_channels:
+        raise ValueError(f"{key} has {old.shape[2]} input planes, {source.iterations} "
+                         f"iterations make {source.context_channels}")
+    b, t_old, t_new = source.bits, source.iterations, target.iterations
+    new = np.zeros(old.shape[:2] + (target.context_channels,) + old.shape[3:], old.dtype)
+    slots = min(t_old, t_new) - 1
+    new[:, :, :slots * b] = old[:, :, :slots * b]
+    anchors_old, anchors_new = (t_old - 1) * b, (t_new - 1) * b
+    new[:, :, anchors_new:anchors_new + b] = old[:, :, anchors_old:anchors_old + b]
+    onehot_old, onehot_new = anchors_old + b, anchors_new + b
+    for t in range(t_new):
+        new[:, :, onehot_new + t] = old[:, :, onehot_old + min(t, t_old - 1)]
+    new[:, :, -1] = old[:, :, -1]  # the pass flag
+    return dict(weights, **{key: new})
 
 
 def _checkerboard_tf(height, width):

@@ -21,7 +21,8 @@ _HELP = {
     "log_every": "steps between log lines and TensorBoard scalars",
     "image_every": "steps between reconstruction images in TensorBoard",
     "init_weights": "start from these weights (a .npz bundle, a shipped model's name, or Keras "
-                    "weights) with a fresh optimizer; ignored once the workdir has a checkpoint",
+                    "weights) with a fresh optimizer; ignored once the workdir has a checkpoint. A "
+                    "recurrent bundle of another iteration count is laid out for this model's",
     "jit_compile": "compile the step with XLA (for TPUs; slower on CPU)",
     "validation": "folder of validation images (PSNR, MS-SSIM and estimated bpp in TensorBoard under val/)",
     "validate_every": "steps between validation runs",

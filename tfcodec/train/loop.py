@@ -156,12 +156,28 @@ def load_initial_weights(model, path):
         from tfcodec.weights import assign_keras_weights, load_bundle, resolve
 
         bundle = load_bundle(resolve(path))
-        assign_keras_weights(model, bundle.keras, source=path)
+        assign_keras_weights(model, _adapted(model, bundle), source=path)
         logging.info("initial weights from %s (model %s, step %s)", path, bundle.meta.get("model"),
                      bundle.meta.get("step"))
         return int(bundle.meta.get("step") or 0)
     model.load_weights(path)
     return 0
+
+
+def _adapted(model, bundle):
+    """A bundle's Keras weights for `model`: a recurrent bundle trained with another
+    number of iterations is laid out for this one (`adapt_iterations`)."""
+    from tfcodec.models.recurrent import RecurrentCodec, RecurrentConfig, adapt_iterations
+
+    source = bundle.meta.get("config")
+    if bundle.meta.get("family") != "recurrent" or not isinstance(model, RecurrentCodec) or not source:
+        return bundle.keras
+    source = RecurrentConfig.from_dict(source)
+    if source.iterations == model.config.iterations:
+        return bundle.keras
+    logging.info("initial weights: %d iterations laid out for %d", source.iterations,
+                 model.config.iterations)
+    return adapt_iterations(bundle.keras, source, model.config)
 
 
 LINEAGE_FILE = "init.json"
