@@ -472,10 +472,45 @@ def test_mixed_bfloat16_run_resumes_in_float32(images, data_dir, tmp_path):
     assert final == N + 1 and list(losses) == [N + 1]
 
 
-def test_mixed_precision_is_refused_where_not_implemented():
-    config = loop.TrainConfig(model="rnn-tiny", data="", workdir="", precision="mixed_bfloat16")
-    with pytest.raises(ValueError, match="hyperprior models only"):
-        loop.build_training_model(config)
+def test_recurrent_mixed_bfloat16_pins_bits_reconstruction_and_probabilities(images, data_dir, tmp_path):
+    """Under mixed_bfloat16 the recurrent cells compute in bfloat16; the binarizer, the
+    decoder's output layer (so the residual of the next iteration) and the probability
+    net stay float32, so the loss follows the float32 model's."""
+    import keras
+
+    from tfcodec.models import build_model
+    from tfcodec.weights import assign_keras_weights, keras_weights_of
+
+    keras.utils.set_random_seed(3)
+    reference = build_model("rnn-tiny")
+    with loop.dtype_policy("mixed_bfloat16"):
+        mixed = build_model("rnn-tiny")
+    assign_keras_weights(mixed, keras_weights_of(reference, np.float32))
+    assert {v.dtype for v in mixed.weights} == {"float32"}
+    pinned = [mixed.binarizer, mixed.decoder_out, *mixed.prob_net.layers]
+    assert {layer.compute_dtype for layer in pinned} == {"float32"}
+    wide = [mixed.stem, mixed.decoder_stem, *mixed.encoder_cells, *mixed.decoder_cells]
+    assert {layer.compute_dtype for layer in wide} == {"bfloat16"}
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.uniform(0, 1, (2, 32, 32, 3)).astype(np.float32))
+    (loss_ref, aux_ref), (loss_mixed, aux_mixed) = (
+        m.rd_loss(x, training=False) for m in (reference, mixed))
+    assert loss_mixed.dtype == aux_mixed["x_hat"].dtype == aux_mixed["bpp"].dtype == tf.float32
+    np.testing.assert_allclose(loss_mixed, loss_ref, rtol=0.02)
+    np.testing.assert_allclose(aux_mixed["x_hat"], aux_ref["x_hat"], atol=0.02)
+
+    # A short run in bfloat16, resumed in float32: the checkpoints are the same.
+    config = _config(tmp_path / "rnn-bf16", images, data_dir, steps=2, precision="mixed_bfloat16")
+    config = dataclasses.replace(config, model="rnn-tiny", patch=32)
+    final, losses = _run(config)
+    assert final == 2 and np.isfinite(list(losses.values())).all()
+    assert keras.config.dtype_policy().name == "float32"
+    final, _ = _run(dataclasses.replace(config, steps=3, precision="float32"))
+    assert final == 3
+
+
+def test_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="must be one of"):
         with loop.dtype_policy("float16"):
             pass

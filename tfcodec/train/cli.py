@@ -29,9 +29,10 @@ _HELP = {
     "validation_images": "how many validation images to use (0: all)",
     "validation_size": "validation images are center-cropped to this square size",
     "validation_qualities": "comma-separated qualities in [0, 1] to validate at",
-    "precision": "float32, or mixed_bfloat16 (hyperprior models): the wide high-resolution layers "
+    "precision": "float32, or mixed_bfloat16: the wide layers (hyperprior transforms, recurrent cells) "
                  "compute in bfloat16 with float32 variables, about 1.3x faster steps on CPUs with "
-                 "AVX512-BF16 and on TPUs; the layers that touch the latent and the rate path stay float32",
+                 "AVX512-BF16 and on TPUs; the layers that touch the latent or the bits, and the rate "
+                 "path, stay float32",
     "data_dir": "tensorflow-datasets data dir: where tfds:NAME is read and folders are prepared "
                 "(default $TFDS_DATA_DIR or ~/tensorflow_datasets)",
 }

@@ -136,12 +136,8 @@ def dtype_policy(precision):
 
 def build_training_model(config):
     """The model to train, under `config.precision`."""
-    from tfcodec.models import build_model, model_family
+    from tfcodec.models import build_model
 
-    if config.precision != "float32" and model_family(config.model) != "hyperprior":
-        raise ValueError(f"--precision {config.precision} is implemented for the hyperprior models only "
-                         f"(they pin the layers that touch the latent to float32); {config.model} "
-                         f"trains in float32")
     with dtype_policy(config.precision):
         return build_model(config.model)
 
