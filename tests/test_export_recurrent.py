@@ -1,5 +1,6 @@
 """tools/export_recurrent.py export: complete restores only, and never a worse probability net."""
 
+import dataclasses
 import os
 import sys
 
@@ -113,7 +114,7 @@ def test_export_of_a_training_checkpoint(tmp_path, photos):
     er.export_bundle(TINY, str(workdir), str(out), f"files:{photos}", prob_steps=20, crops=16, crop=32,
                      calibration_crops=2, calibration_crop=32, log=lambda *_: None)
     bundle = load_bundle(str(out))
-    assert bundle.meta["step"] == 2
+    assert bundle.meta["step"] == 2 and "steps_of_this_run" not in bundle.meta
     prob_net = bundle.meta["prob_net"]
     costs = prob_net["held_out_bits_per_coded_bit"]
     assert prob_net["kept"] == min(costs, key=lambda name: (costs[name], name != "checkpoint"))
@@ -128,3 +129,26 @@ def test_export_of_a_training_checkpoint(tmp_path, photos):
     image = ramp_image(40, 56, seed=99)
     data = codec.compress(image, 3)
     assert codec.decompress(data).shape == image.shape
+
+
+def test_export_counts_the_steps_behind_init_weights(tmp_path, photos):
+    """A run started from a bundle (--init-weights) continues its steps: the export's
+    step is the bundle's plus this run's, as for export-weights."""
+    from tfcodec.train.loop import TrainConfig, train
+    from tfcodec.weights import load_bundle
+
+    first = tmp_path / "first.npz"
+    workdir = tmp_path / "a"
+    config = TrainConfig(model=TINY, data=f"files:{photos}", workdir=str(workdir), steps=2, batch=2,
+                         patch=32, checkpoint_every=2, log_every=1, image_every=100)
+    train(config, progress=False)
+    er.export_bundle(TINY, str(workdir), str(first), f"files:{photos}", prob_steps=0,
+                     calibration_crops=1, calibration_crop=32, log=lambda *_: None)
+    second_dir = tmp_path / "b"
+    train(dataclasses.replace(config, workdir=str(second_dir), steps=3, init_weights=str(first)),
+          progress=False)
+    second = tmp_path / "second.npz"
+    er.export_bundle(TINY, str(second_dir / "checkpoints"), str(second), f"files:{photos}",
+                     prob_steps=0, calibration_crops=1, calibration_crop=32, log=lambda *_: None)
+    meta = load_bundle(str(second)).meta
+    assert meta["step"] == 5 and meta["steps_of_this_run"] == 3
