@@ -157,7 +157,7 @@ def export_bundle(model_name, checkpoint_dir, out_path=None, data_folder="/work/
     from tfcodec.models import build_model, model_family
     from tfcodec.train.data import list_images
     from tfcodec.train.export_weights import restore_model
-    from tfcodec.train.loop import initial_step
+    from tfcodec.train.loop import step_meta
     from tfcodec.weights import PACKAGE_WEIGHTS, assign_keras_weights, keras_weights_of, save_bundle
 
     if model_family(model_name) != "recurrent":
@@ -196,14 +196,10 @@ def export_bundle(model_name, checkpoint_dir, out_path=None, data_folder="/work/
         arrays = coding_arrays_from_bits(model, calibration_bits)
     out_path = out_path or os.path.join(PACKAGE_WEIGHTS, f"{model_name}.npz")
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    # Steps in all: a run started with --init-weights continues the steps behind them.
     workdir = os.path.dirname(os.path.dirname(os.path.abspath(latest)))
-    before = initial_step(workdir)
     meta = {"model": model_name, "family": "recurrent", "config": json.loads(model.config.to_json()),
-            "step": before + step, "checkpoint": os.path.abspath(latest), "trained_on": folder,
+            **step_meta(workdir, step), "checkpoint": os.path.abspath(latest), "trained_on": folder,
             "prob_net": prob_net}
-    if before:
-        meta["steps_of_this_run"] = step
     save_bundle(out_path, meta, keras_weights_of(model), arrays)
     log(f"wrote {out_path}")
     return out_path

@@ -78,7 +78,7 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
     import tensorflow as tf
 
     from tfcodec.models import build_model, model_family
-    from tfcodec.train.loop import initial_step
+    from tfcodec.train.loop import step_meta
     from tfcodec.weights import keras_weights_of, save_bundle
 
     with open(os.path.join(workdir, "config.json")) as f:
@@ -100,11 +100,7 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
     else:
         from tfcodec.codecs.recurrent import build_coding_arrays
     coding = build_coding_arrays(model, crops)
-    # Steps in all: a run started with --init-weights continues the steps behind them.
-    before = initial_step(workdir)
-    meta = {"model": name, "family": family, "step": before + step}
-    if before:
-        meta["steps_of_this_run"] = step
+    meta = {"model": name, "family": family, **step_meta(workdir, step)}
     if hasattr(model, "config") and hasattr(model.config, "to_json"):
         meta["config"] = json.loads(model.config.to_json())
     save_bundle(out, meta, keras_weights_of(model), coding)

@@ -201,6 +201,14 @@ def initial_step(workdir):
         return 0
 
 
+def step_meta(workdir, step):
+    """A bundle's step fields for checkpoint `step` of the run in `workdir`: the steps in
+    all (a run started with --init-weights continues the steps behind them), and this
+    run's own where they differ."""
+    before = initial_step(workdir)
+    return {"step": before + step, **({"steps_of_this_run": step} if before else {})}
+
+
 def learning_rate_at(config, step):
     """The learning rate for a (0-based) step, a TF scalar: constant, or with
     `lr_decay_steps`, constant until the last that many steps of `steps`, then
