@@ -130,13 +130,15 @@ def tfcodec_coder(lookup, index, value, streams, packed=False):
     rank = 1
     if streams == 1:
         idx, val, rank = idx[0], val[0], 0
+    def size(enc):
+        if packed:
+            return len(enc.data)
+        return len(enc) if rank == 0 else sum(len(x) for x in enc)
+
     name = "tfcodec packed" if packed else "tfcodec"
-    extra = {"packed": True} if packed else {}
     return Coder(f"{name} {streams}", streams,
-                 lambda: rangecoder.encode_index(lookup, idx, val, rank, **extra),
-                 lambda enc: rangecoder.decode_index(lookup, idx, enc, rank),
-                 lambda enc: len(enc) if rank == 0 and not packed else (
-                     len(enc.data) if packed else sum(len(x) for x in enc)), val)
+                 lambda: rangecoder.encode_index(lookup, idx, val, rank, packed=packed),
+                 lambda enc: rangecoder.decode_index(lookup, idx, enc, rank), size, val)
 
 
 def constriction_categorical(cdfs, index, value, include_grouping=True):

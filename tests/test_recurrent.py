@@ -383,7 +383,7 @@ def test_weights_adapt_to_another_iteration_count(tmp_path, target_iterations):
 
     from tfcodec.models.recurrent import adapt_iterations
     from tfcodec.train import loop
-    from tfcodec.weights import keras_weights_of, save_bundle
+    from tfcodec.weights import assign_keras_weights, keras_weights_of, load_bundle, save_bundle
 
     keras.utils.set_random_seed(4)
     source = build_model(TINY)
@@ -393,9 +393,7 @@ def test_weights_adapt_to_another_iteration_count(tmp_path, target_iterations):
     path = tmp_path / "source.npz"
     save_bundle(str(path), {"model": TINY, "family": "recurrent", "step": 9,
                             "config": dataclasses.asdict(source.config)}, weights, {})
-    from tfcodec.weights import assign_keras_weights, load_bundle
-    source_bundle = load_bundle(str(path))
-    assign_keras_weights(source, source_bundle.keras)
+    assign_keras_weights(source, load_bundle(str(path)).keras)  # the float16-rounded weights
     target_config = dataclasses.replace(source.config, iterations=target_iterations)
     target = RecurrentCodec(target_config)
     target.run(tf.zeros((1, 32, 32, 3)), iterations=2)

@@ -320,13 +320,12 @@ class PackedStrings:
 
     @classmethod
     def _from_spans(cls, blob: bytes, starts, ends):
-        """From the [start, end) spans of ``blob``, in order; the few bytes
-        between spans (a dropped zero byte, stripped zeros) are cut out."""
+        """From the [start, end) spans of ``blob``, in order from start 0; the few
+        bytes after a span's end (a dropped zero byte, stripped zeros) are cut out."""
         gaps = np.append(starts[1:], len(blob)) - ends
-        if not gaps.any() and starts[0] == 0:
+        if not gaps.any():
             return cls(blob, ends - starts)
         keep = np.ones(len(blob), np.bool_)
-        keep[:starts[0]] = False
         for k in range(int(gaps.max())):
             keep[ends[gaps > k] + k] = False
         return cls(np.frombuffer(blob, np.uint8)[keep].tobytes(), ends - starts)
@@ -1041,19 +1040,18 @@ def _decode_lanes(table: Lookup, idx, strings, lens, has_ovf) -> np.ndarray:
     cdf_lo = table._lower_bounds()
     use_bk = table.bucket_entries <= _BUCKET_MAX_ENTRIES and (
         table._bucket_cache is not None or 16 * lanes * per >= table.bucket_entries)
+    shf_all = _scratch.array("dec_shift", idx_t.shape, np.float64)
     if use_bk:
         btab, boff, bk, cdf_frac = table._buckets()
         # Bucket of u: ceil(u * 2**p / 2**k) - 1 + the row's offset.
         bscale_tab = np.ldexp(1.0, np.abs(table.precision) - bk)
         bscale = float(bscale_tab[0]) if bscale_tab.min() == bscale_tab.max() else None
-        shf_all = _scratch.array("dec_shift", idx_t.shape, np.float64)
         np.take((boff - 1).astype(np.float64), idx_t, out=shf_all, mode="clip")
         gi = np.empty(lanes, np.intp)
         tb = np.empty(lanes, np.float64)
         cp = np.empty(lanes, np.float64)
         corr = np.empty(lanes, np.bool_)
     else:
-        shf_all = _scratch.array("dec_shift", idx_t.shape, np.float64)
         np.take(table._rowkey, idx_t, out=shf_all, mode="clip")
     if has_ovf:
         esc_tab = np.where(table.overflow, table._start + table.num_symbols, -1)
