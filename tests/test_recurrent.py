@@ -418,3 +418,44 @@ def test_weights_adapt_to_another_iteration_count(tmp_path, target_iterations):
 def test_sixteen_iteration_small_config_extends_the_eight():
     assert CONFIGS["rnn-gru-small16"] == dataclasses.replace(CONFIGS["rnn-gru-small"], iterations=16)
     assert "rnn-gru-small16" in model_names()
+
+
+def test_msssim_config_is_the_small_gru_with_another_objective():
+    assert CONFIGS["rnn-gru-small-msssim"] == dataclasses.replace(CONFIGS["rnn-gru-small"], distortion="msssim")
+    assert "rnn-gru-small-msssim" in model_names()
+    with pytest.raises(ValueError, match="unknown distortion"):
+        dataclasses.replace(CONFIGS[TINY], distortion="mse")
+
+
+def test_msssim_loss_is_the_evaluation_metric_in_log_form():
+    """The training objective uses the evaluation's scale rule and weights: on images
+    at 8-bit levels it equals 0.9 log(1 - MS-SSIM) + 0.1 log(L1) with MS-SSIM from
+    tfcodec.evaluate.metrics (3 scales for 64 px crops)."""
+    from tfcodec.evaluate import metrics
+    from tfcodec.models.recurrent import _msssim_log_loss
+
+    original = np.stack([make_image(64, 64, seed=s) for s in (1, 2)])
+    rng = np.random.default_rng(4)
+    decoded = np.clip(original + rng.normal(0, [[[[6.0]]], [[[20.0]]]], original.shape), 0, 255).astype(np.uint8)
+    got = _msssim_log_loss(tf.constant(original / 255.0, tf.float32),
+                           tf.constant(decoded / 255.0, tf.float32)).numpy()
+    for i in range(2):
+        m = metrics.msssim(original[i], decoded[i])
+        l1 = np.abs(original[i] / 255.0 - decoded[i] / 255.0).mean()
+        assert got[i] == pytest.approx(0.9 * np.log(1 - m) + 0.1 * np.log(l1), abs=2e-3)
+    assert got[0] < got[1]  # less noise, lower loss
+
+
+def test_msssim_objective_trains_with_finite_gradients():
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = RecurrentCodec(dataclasses.replace(CONFIGS[TINY], distortion="msssim"))
+    x = tf.constant(np.stack([make_image(64, 64, seed=s) for s in (5, 6)]) / 255.0, tf.float32)
+    with tf.GradientTape() as tape:
+        loss, parts = model.rd_loss(x)
+        total = tf.reduce_mean(loss)
+    grads = tape.gradient(total, model.trainable_variables)
+    assert np.all(np.isfinite(loss.numpy())) and loss.shape == (2,)
+    assert all(g is None or np.all(np.isfinite(g.numpy())) for g in grads)
+    assert sum(g is not None and float(tf.reduce_sum(tf.abs(g))) > 0 for g in grads) > 5
