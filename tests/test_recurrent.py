@@ -432,12 +432,12 @@ def test_msssim_loss_is_the_evaluation_metric_in_log_form():
     at 8-bit levels it equals 0.9 log(1 - MS-SSIM) + 0.1 log(L1) with MS-SSIM from
     tfcodec.evaluate.metrics (3 scales for 64 px crops)."""
     from tfcodec.evaluate import metrics
-    from tfcodec.models.recurrent import _msssim_log_loss
+    from tfcodec.models.losses import msssim_log_loss
 
     original = np.stack([make_image(64, 64, seed=s) for s in (1, 2)])
     rng = np.random.default_rng(4)
     decoded = np.clip(original + rng.normal(0, [[[[6.0]]], [[[20.0]]]], original.shape), 0, 255).astype(np.uint8)
-    got = _msssim_log_loss(tf.constant(original / 255.0, tf.float32),
+    got = msssim_log_loss(tf.constant(original / 255.0, tf.float32),
                            tf.constant(decoded / 255.0, tf.float32)).numpy()
     for i in range(2):
         m = metrics.msssim(original[i], decoded[i])

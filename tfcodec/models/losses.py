@@ -1,4 +1,5 @@
-"""Training objectives that need more care than a one-liner.
+"""Training objectives that need more care than a one-liner: a NaN-free MS-SSIM and the
+recurrent codec's MS-SSIM objective built on it.
 
 `msssim` is MS-SSIM as `tf.image.ssim_multiscale` computes it (same Gaussian
 window, VALID filtering, symmetric padding of odd sizes before each 2x average
@@ -74,3 +75,21 @@ def msssim_for_crops(x, y):
     scales, filter_size = msssim_scales(int(height), int(width))
     weights = np.asarray(POWER_FACTORS[:scales], np.float64)
     return msssim(x, y, 1.0, tuple((weights / weights.sum()).tolist()), filter_size)
+
+
+MSSSIM_L1_SHARE = 0.1  # share of log L1 in `msssim_log_loss`: keeps flat areas' colours
+
+
+def msssim_log_loss(x, x_hat):
+    """Per image: 0.9 log(1 - MS-SSIM) + 0.1 log(mean |x - x_hat|), x in [0, 1].
+
+    The recurrent codec's MS-SSIM objective, summed over iterations. Logs, because
+    the target is MS-SSIM in dB at every iteration count: the sum of log(1 - MS-SSIM)
+    is -ln(10)/10 times the sum of the dB values, so a late iteration's 0.5 dB counts
+    as much as an early one's, whereas summed L1 lets the large early residuals
+    dominate. The small L1 part anchors colour, which per-channel SSIM constrains
+    only through its coarsest-scale luminance term.
+    """
+    l1 = tf.reduce_mean(tf.abs(x - x_hat), axis=(1, 2, 3))
+    return ((1.0 - MSSSIM_L1_SHARE) * tf.math.log(tf.maximum(1.0 - msssim_for_crops(x, x_hat), 1e-6))
+            + MSSSIM_L1_SHARE * tf.math.log(l1 + 1e-6))

@@ -44,6 +44,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfcodec.codecs.recurrent import STRIDE, checkerboard  # noqa: F401  (numpy helpers shared with coding)
+from tfcodec.models.losses import msssim_log_loss
 from tfcodec.ops import random_uniform
 
 
@@ -108,7 +109,7 @@ CONFIGS = {
     "rnn-gru-small": RecurrentConfig(
         cell="gru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
         decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
-    # rnn-gru-small trained for MS-SSIM in dB at every iteration (see `_msssim_log_loss`);
+    # rnn-gru-small trained for MS-SSIM in dB at every iteration (`losses.msssim_log_loss`);
     # starts from rnn-gru-small's weights.
     "rnn-gru-small-msssim": RecurrentConfig(
         cell="gru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
@@ -352,11 +353,11 @@ class RecurrentCodec(keras.Model):
 
     def rd_loss(self, x, quality=None, training=True):
         """Per-image loss: the distortion of every iteration summed (mean |x - x_hat_t|,
-        or `_msssim_log_loss`), plus the bit net's cross-entropy (stop-gradient: it
+        or `losses.msssim_log_loss`), plus the bit net's cross-entropy (stop-gradient: it
         trains only the probability net)."""
         all_bits, x_hats = self.run(x, training)
         if self.config.distortion == "msssim":
-            per_iteration = [_msssim_log_loss(x, xh) for xh in x_hats]
+            per_iteration = [msssim_log_loss(x, xh) for xh in x_hats]
         else:
             per_iteration = [tf.reduce_mean(tf.abs(x - xh), axis=(1, 2, 3)) for xh in x_hats]
         distortion = tf.add_n(per_iteration)
@@ -365,27 +366,6 @@ class RecurrentCodec(keras.Model):
         loss = distortion + self.config.ce_weight * bpp
         mse = tf.reduce_mean(tf.square(tf.clip_by_value(x_hats[-1], 0.0, 1.0) - x), axis=(1, 2, 3)) * 255.0**2
         return loss, {"bpp": bpp, "mse": mse, "x_hat": x_hats[-1], "distortion": distortion}
-
-
-MSSSIM_L1_SHARE = 0.1  # share of log L1 in the MS-SSIM objective: keeps flat areas' colours
-
-
-def _msssim_log_loss(x, x_hat):
-    """Per image: 0.9 log(1 - MS-SSIM) + 0.1 log(mean |x - x_hat|), x in [0, 1].
-
-    Logs, because the target is MS-SSIM in dB at every iteration count: the sum over
-    iterations of log(1 - MS-SSIM) is -ln(10)/10 times the sum of the dB values, so a
-    late iteration's 0.5 dB counts as much as an early one's, whereas summed L1 lets
-    the large early residuals dominate. The small L1 part anchors colour, which
-    per-channel SSIM constrains only through its coarsest-scale luminance term.
-    MS-SSIM is `tfcodec.models.losses.msssim_for_crops` (TF's definition with a
-    NaN-free gradient; 3 scales for 64 px crops).
-    """
-    from tfcodec.models.losses import msssim_for_crops
-
-    l1 = tf.reduce_mean(tf.abs(x - x_hat), axis=(1, 2, 3))
-    return ((1.0 - MSSSIM_L1_SHARE) * tf.math.log(tf.maximum(1.0 - msssim_for_crops(x, x_hat), 1e-6))
-            + MSSSIM_L1_SHARE * tf.math.log(l1 + 1e-6))
 
 
 def adapt_iterations(weights, source, target):
