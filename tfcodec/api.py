@@ -1,7 +1,7 @@
 """The Python API: load a codec by name or weights path, compress, decompress.
 
     from tfcodec.api import load_codec
-    codec = load_codec("default")           # or a shipped name, or a .npz path
+    codec = load_codec("default")           # or "rnn", a shipped name, or a .npz path
     data = codec.compress(rgb_uint8, 0.5)   # quality (hyperprior) / iterations (recurrent)
     rgb = codec.decompress(data)
 
@@ -15,7 +15,10 @@ from tfcodec import container
 from tfcodec.errors import FormatError
 
 DEFAULT_MODEL = "cw2020-small"
-_ALIASES = {"default": DEFAULT_MODEL}
+# The recurrent model to use when rate control by truncation matters: the one
+# trained for MS-SSIM, which is what the recurrent family is judged on.
+DEFAULT_RECURRENT_MODEL = "rnn-gru-small-msssim"
+_ALIASES = {"default": DEFAULT_MODEL, "rnn": DEFAULT_RECURRENT_MODEL}
 
 
 @functools.lru_cache(maxsize=8)
