@@ -282,3 +282,24 @@ def test_settings_and_published_parsing(tmp_path):
     f.write_text(json.dumps({"name": "B", "bpp": [0.1, 0.2]}))
     with pytest.raises(runner.EvalError):
         runner.load_published(f)
+
+
+def test_two_weights_files_of_one_model_get_distinct_labels(tmp_path):
+    """Comparing checkpoints of one model: labels take the file stem when they clash."""
+    from tfcodec.evaluate.cli import _distinct_labels
+
+    old, new = tmp_path / "step85k.npz", tmp_path / "step105k.npz"
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+
+    def entry(label):
+        return runner.CodecEntry(label, None, "id", [0.5], "learned", "")
+
+    got = _distinct_labels([(f"tfcodec:{old}", entry("tfcodec:cw2020-small")),
+                            (f"tfcodec:{new}", entry("tfcodec:cw2020-small")),
+                            ("tfcodec:rnn-gru-small", entry("tfcodec:rnn-gru-small")),
+                            ("jpeg", entry("jpeg"))])
+    assert [e.label for e in got] == ["tfcodec:cw2020-small@step85k", "tfcodec:cw2020-small@step105k",
+                                      "tfcodec:rnn-gru-small", "jpeg"]
+    # A file whose model label is unique keeps the plain label.
+    assert _distinct_labels([(f"tfcodec:{old}", entry("tfcodec:cw2020-small"))])[0].label == "tfcodec:cw2020-small"

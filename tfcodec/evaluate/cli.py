@@ -8,6 +8,7 @@ computed (a fully cached run never loads it).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 DEFAULT_ANCHOR = "heic"
@@ -95,6 +96,22 @@ def register(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def _distinct_labels(specs_and_entries):
+    """Entries with labels that tell weights files of one model apart: two files of
+    `cw2020-small` (checkpoints to compare) become `tfcodec:cw2020-small@<file stem>`."""
+    import collections
+    import dataclasses
+
+    counts = collections.Counter(e.label for _, e in specs_and_entries)
+    out = []
+    for spec, entry in specs_and_entries:
+        ref = spec[len("tfcodec:"):]
+        if counts[entry.label] > 1 and spec.startswith("tfcodec:") and os.path.isfile(ref):
+            entry = dataclasses.replace(entry, label=f"{entry.label}@{os.path.splitext(os.path.basename(ref))[0]}")
+        out.append(entry)
+    return out
+
+
 def run(args) -> int:
     """Run the evaluation described by parsed ``args``; returns the exit status."""
     from tfcodec.evaluate.runner import EvalError
@@ -146,7 +163,8 @@ def evaluate(args) -> dict:
         notes.extend(str(w.message) for w in caught)
         if not entry.settings:
             raise runner.EvalError(f"{spec}: no rate settings to sweep")
-        entries.append(entry)
+        entries.append((spec, entry))
+    entries = _distinct_labels(entries)
     labels = [e.label for e in entries]
     if len(set(labels)) != len(labels):
         raise runner.EvalError(f"two codecs share a label: {', '.join(labels)}")
