@@ -423,6 +423,7 @@ def test_sixteen_iteration_small_config_extends_the_eight():
 def test_msssim_config_is_the_small_gru_with_another_objective():
     assert CONFIGS["rnn-gru-small-msssim"] == dataclasses.replace(CONFIGS["rnn-gru-small"], distortion="msssim")
     assert "rnn-gru-small-msssim" in model_names()
+    assert CONFIGS["rnn-gru-small16-msssim"] == dataclasses.replace(CONFIGS["rnn-gru-small-msssim"], iterations=16)
     with pytest.raises(ValueError, match="unknown distortion"):
         dataclasses.replace(CONFIGS[TINY], distortion="mse")
 

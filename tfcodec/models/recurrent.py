@@ -115,6 +115,11 @@ CONFIGS = {
         cell="gru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
         decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64),
         distortion="msssim"),
+    # Its 16-iteration version (up to 2 bpp), from rnn-gru-small-msssim's weights.
+    "rnn-gru-small16-msssim": RecurrentConfig(
+        cell="gru", iterations=16, stem_filters=32, encoder_units=(64, 128, 128),
+        decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64),
+        distortion="msssim"),
     "rnn-resgru-small": RecurrentConfig(
         cell="resgru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
         decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
