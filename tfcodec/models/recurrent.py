@@ -10,7 +10,9 @@ reconstruction from those bits. Iteration t sees r_{t-1} = x - x_hat_{t-1}:
 with gamma = 0 ("one-shot": the decoder state carries the whole image and each
 step outputs the full reconstruction) or gamma = 1 ("additive": each step adds a
 correction). The loss is the paper's: the L1 norm of the residual summed over
-all iterations, so every prefix of the bitstream is a good code.
+all iterations, so every prefix of the bitstream is a good code; or, with
+`distortion="msssim"`, MS-SSIM in dB summed over iterations
+(`tfcodec.models.losses.msssim_log_loss`), the metric the family is judged on.
 
 Cells: ConvLSTM, ConvGRU and the paper's residual GRU (a GRU whose output adds
 a 1x1 projection of its input, a ResNet-style shortcut through the cell).
