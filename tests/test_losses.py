@@ -1,10 +1,20 @@
-"""The training MS-SSIM: TF's values, without TF's NaN gradient at a zero term."""
+"""The training MS-SSIM (TF's values, without TF's NaN gradient at a zero term) and the
+recurrent codec's MS-SSIM objective built on it."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcodec.models.losses import msssim, msssim_for_crops
+from tfcodec.evaluate import metrics
+from tfcodec.models.losses import msssim, msssim_for_crops, msssim_log_loss
+
+
+def _image(h, w, seed):
+    """A smooth colour pattern with noise, as uint8 RGB."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    base = np.stack([255 * xx / w, 255 * yy / h, 128 + 90 * np.sin((xx + yy) / 5.0)], -1)
+    return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
 
 
 def _pair(shape, noise, seed):
@@ -44,3 +54,19 @@ def test_gradient_stays_finite_where_a_term_is_zero():
     # tf.image.ssim_multiscale's gradient is NaN here (TF 2.21): relu(cs) ** w at 0.
     assert np.all(np.isfinite(tape.gradient(ours, y).numpy()))
     assert float(ours[0]) == pytest.approx(1e-4, rel=1e-3)  # every term at the floor
+
+
+def test_msssim_loss_is_the_evaluation_metric_in_log_form():
+    """The training objective uses the evaluation's scale rule and weights: on images
+    at 8-bit levels it equals 0.9 log(1 - MS-SSIM) + 0.1 log(L1) with MS-SSIM from
+    tfcodec.evaluate.metrics (3 scales for 64 px crops)."""
+    original = np.stack([_image(64, 64, seed=s) for s in (1, 2)])
+    rng = np.random.default_rng(4)
+    decoded = np.clip(original + rng.normal(0, [[[[6.0]]], [[[20.0]]]], original.shape), 0, 255).astype(np.uint8)
+    got = msssim_log_loss(tf.constant(original / 255.0, tf.float32),
+                           tf.constant(decoded / 255.0, tf.float32)).numpy()
+    for i in range(2):
+        m = metrics.msssim(original[i], decoded[i])
+        l1 = np.abs(original[i] / 255.0 - decoded[i] / 255.0).mean()
+        assert got[i] == pytest.approx(0.9 * np.log(1 - m) + 0.1 * np.log(l1), abs=2e-3)
+    assert got[0] < got[1]  # less noise, lower loss
