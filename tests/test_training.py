@@ -423,6 +423,48 @@ def test_init_weights_from_a_bundle(tmp_path):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b).astype(np.float16), rtol=1e-3)
 
 
+def test_init_weights_into_a_wider_rate_range_keeps_the_old_rates(tmp_path):
+    """A bundle trained over one lambda range starts a model with more gain levels over
+    a wider one: where the ranges overlap, the same lambda gives the same gains, hence
+    the same latent and rate; outside, the gains extend the end levels' trend."""
+    import json
+
+    import keras
+
+    from tfcodec.models import build_model, register_hyperprior
+    from tfcodec.weights import keras_weights_of, save_bundle
+
+    narrow = TINY
+    step = np.log(narrow.lambda_max / narrow.lambda_min) / (narrow.gain_levels - 1)
+    wide = dataclasses.replace(narrow, gain_levels=narrow.gain_levels + 3,
+                               lambda_min=narrow.lambda_min * np.exp(-2 * step),
+                               lambda_max=narrow.lambda_max * np.exp(step))
+    register_hyperprior("test-train-tiny-wide", wide)
+    keras.utils.set_random_seed(5)
+    source = build_model("test-train-tiny")
+    rng = np.random.default_rng(0)
+    for variable in (source.gains.log_gain, source.gains.log_inverse_gain):
+        variable.assign(rng.normal(0, 0.5, variable.shape).astype(np.float32))
+    path = str(tmp_path / "narrow.npz")
+    save_bundle(path, {"model": "test-train-tiny", "family": "hyperprior", "step": 0,
+                       "config": json.loads(narrow.to_json())}, keras_weights_of(source), {})
+    model = build_model("test-train-tiny-wide")
+    loop.load_initial_weights(model, path)
+
+    old = np.asarray(source.gains.log_gain)
+    new = np.asarray(model.gains.log_gain)
+    assert new.shape == (narrow.gain_levels + 3, old.shape[1])
+    np.testing.assert_allclose(new[2:-1], old.astype(np.float16), rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(new[0], 3 * old[0] - 2 * old[1], rtol=1e-2, atol=1e-2)
+    np.testing.assert_allclose(new[-1], 2 * old[-1] - old[-2], rtol=1e-2, atol=1e-2)
+    x = tf.random.stateless_uniform((1, 64, 64, 3), (1, 2))
+    q_old = 3.0 / (narrow.gain_levels - 1)
+    q_new = (3.0 + 2) / (wide.gain_levels - 1)
+    a = source.forward(x, tf.constant([q_old]), training=False)
+    b = model.forward(x, tf.constant([q_new]), training=False)
+    np.testing.assert_allclose(float(b["y_bits"][0]), float(a["y_bits"][0]), rtol=0.05)
+
+
 def test_mixed_bfloat16_keeps_the_latent_and_the_rate_path_in_float32():
     """Under mixed_bfloat16 only the wide layers compute in bfloat16: the layers that read
     or write the latent, the hyper transforms, slice nets, gains and densities stay

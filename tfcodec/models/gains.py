@@ -54,3 +54,26 @@ class QualityGains(keras.layers.Layer):
         config = super().get_config()
         config.update(channels=self.channels, levels=self.levels, init_log_range=self.init_log_range)
         return config
+
+
+def adapt_gain_table(table, source, target):
+    """A trained (levels, channels) log-gain table re-laid for another rate range.
+
+    `source` and `target` are configs with `gain_levels`, `lambda_min` and
+    `lambda_max`. Each target level sits at its lambda; its row is read off the
+    source table at that lambda (log domain, linear between levels, extended
+    linearly from the two end levels outside the trained range). Training then
+    starts from gains that already give the old rates where the ranges overlap.
+    """
+    table = np.asarray(table, np.float32)
+    if table.shape[0] != source.gain_levels:
+        raise ValueError(f"gain table has {table.shape[0]} levels, its config says {source.gain_levels}")
+    span = math.log(source.lambda_max / source.lambda_min)
+    rows = []
+    for q in np.linspace(0.0, 1.0, target.gain_levels):
+        lmbda = lambda_for_quality(q, target.lambda_min, target.lambda_max)
+        position = math.log(lmbda / source.lambda_min) / span * (source.gain_levels - 1)
+        low = int(min(max(math.floor(position), 0), source.gain_levels - 2))
+        frac = position - low
+        rows.append((1.0 - frac) * table[low] + frac * table[low + 1])
+    return np.stack(rows).astype(np.float32)

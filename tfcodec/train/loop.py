@@ -162,11 +162,17 @@ def load_initial_weights(model, path):
 
 def _adapted(model, bundle):
     """A bundle's Keras weights for `model`: a recurrent bundle trained with another
-    number of iterations is laid out for this one (`adapt_iterations`)."""
+    number of iterations is laid out for this one (`adapt_iterations`); a hyperprior
+    bundle trained for another rate range gets its gain tables re-laid
+    (`adapt_gain_table`)."""
+    source = bundle.meta.get("config")
+    if not source:
+        return bundle.keras
+    if bundle.meta.get("family") == "hyperprior":
+        return _adapted_hyperprior(model, bundle.keras, source)
     from tfcodec.models.recurrent import RecurrentCodec, RecurrentConfig, adapt_iterations
 
-    source = bundle.meta.get("config")
-    if bundle.meta.get("family") != "recurrent" or not isinstance(model, RecurrentCodec) or not source:
+    if bundle.meta.get("family") != "recurrent" or not isinstance(model, RecurrentCodec):
         return bundle.keras
     source = RecurrentConfig.from_dict(source)
     if source.iterations == model.config.iterations:
@@ -174,6 +180,22 @@ def _adapted(model, bundle):
     logging.info("initial weights: %d iterations laid out for %d", source.iterations,
                  model.config.iterations)
     return adapt_iterations(bundle.keras, source, model.config)
+
+
+def _adapted_hyperprior(model, weights, source):
+    from tfcodec.models.config import HyperpriorConfig
+    from tfcodec.models.gains import adapt_gain_table
+
+    source = HyperpriorConfig.from_dict(source)
+    target = getattr(model, "config", None)
+    rate_range = ("gain_levels", "lambda_min", "lambda_max")
+    if not isinstance(target, HyperpriorConfig) or all(
+            getattr(source, k) == getattr(target, k) for k in rate_range):
+        return weights
+    logging.info("initial weights: %d gain levels over lambda %g..%g laid out for %d over %g..%g",
+                 *(getattr(source, k) for k in rate_range), *(getattr(target, k) for k in rate_range))
+    return {key: adapt_gain_table(value, source, target) if key.endswith(("/log_gain", "/log_inverse_gain"))
+            else value for key, value in weights.items()}
 
 
 LINEAGE_FILE = "init.json"
