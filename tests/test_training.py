@@ -621,3 +621,48 @@ def test_cli_flags():
          "--lr-decay-steps", "100", "--lr-final-factor", "0.1", "--data-dir", "d"])
     assert args.strategy == "tpu" and args.jit_compile is True and args.validate_every == 7
     assert args.lr_decay_steps == 100 and args.data_dir == "d" and args.data == "tfds:clic"
+
+
+def test_init_weights_grow_the_latent_and_keep_the_old_codec(tmp_path):
+    """A bundle of a channel-wise model starts one with more latent slices: the grown
+    model reconstructs and codes exactly as the old one at first (its new channels
+    are zero and cost next to no bits), and the new analysis filters get gradient."""
+    import json
+
+    import keras
+
+    from tfcodec.models import build_model, register_hyperprior
+    from tfcodec.models.grow import can_grow
+    from tfcodec.weights import keras_weights_of, save_bundle
+
+    small = HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=2, slice_hidden=(12,))
+    grown = dataclasses.replace(small, latent_channels=32, num_slices=4)
+    assert can_grow(small, grown) and not can_grow(grown, small)
+    assert not can_grow(small, dataclasses.replace(grown, num_slices=2))  # other slice size
+    register_hyperprior("test-grow-small", small)
+    register_hyperprior("test-grow-grown", grown)
+    keras.utils.set_random_seed(11)
+    source = build_model("test-grow-small")
+    path = str(tmp_path / "small.npz")
+    save_bundle(path, {"model": "test-grow-small", "family": "hyperprior", "step": 3,
+                       "config": json.loads(small.to_json())}, keras_weights_of(source, np.float32), {})
+    model = build_model("test-grow-grown")
+    assert loop.load_initial_weights(model, path) == 3
+
+    x = tf.random.stateless_uniform((1, 64, 64, 3), (3, 4))
+    for q in (0.0, 0.6):
+        a = source.forward(x, tf.constant([q]), training=False)
+        b = model.forward(x, tf.constant([q]), training=False)
+        np.testing.assert_allclose(b["x_hat"].numpy(), a["x_hat"].numpy(), atol=1e-5)
+        np.testing.assert_allclose(float(b["z_bits"][0]), float(a["z_bits"][0]), rtol=1e-5)
+        extra = float(b["y_bits"][0]) - float(a["y_bits"][0])
+        assert 0 <= extra < 0.01 * 16 * (64 // 16) ** 2  # < 0.01 bits per new latent element
+    with tf.GradientTape() as tape:
+        loss, _ = model.rd_loss(tf.concat([x, x], 0), tf.constant([0.3, 1.0]))
+        loss = tf.reduce_mean(loss)
+    kernel = next(v for v in model.analysis.trainable_variables if tuple(v.shape)[-1] == 32 and len(v.shape) == 4)
+    assert float(tf.norm(tape.gradient(loss, kernel)[..., 16:])) > 0
+    gains = np.asarray(model.gains.log_gain)
+    np.testing.assert_allclose(gains[:, :16], np.asarray(source.gains.log_gain), rtol=1e-6)
+    np.testing.assert_allclose(gains[:, 16:], np.asarray(source.gains.log_gain).mean(1, keepdims=True)
+                               .repeat(16, 1), rtol=1e-6)

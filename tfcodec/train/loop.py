@@ -183,14 +183,25 @@ def _adapted(model, bundle):
 
 
 def _adapted_hyperprior(model, weights, source):
+    """A hyperprior bundle's weights for `model`: grown to its larger latent
+    (`grow.grow_latent`), then its gain tables re-laid for its rate range."""
     from tfcodec.models.config import HyperpriorConfig
     from tfcodec.models.gains import adapt_gain_table
+    from tfcodec.models.grow import can_grow, grow_latent
+    from tfcodec.weights import keras_weights_of
 
     source = HyperpriorConfig.from_dict(source)
     target = getattr(model, "config", None)
+    if not isinstance(target, HyperpriorConfig):
+        return weights
+    if can_grow(source, target):
+        logging.info("initial weights: latent of %d channels grown to %d",
+                     source.latent_channels, target.latent_channels)
+        weights = grow_latent(weights, keras_weights_of(model, np.float32), source, target)
+        source = dataclasses.replace(source, latent_channels=target.latent_channels,
+                                     num_slices=target.num_slices)
     rate_range = ("gain_levels", "lambda_min", "lambda_max")
-    if not isinstance(target, HyperpriorConfig) or all(
-            getattr(source, k) == getattr(target, k) for k in rate_range):
+    if all(getattr(source, k) == getattr(target, k) for k in rate_range):
         return weights
     logging.info("initial weights: %d gain levels over lambda %g..%g laid out for %d over %g..%g",
                  *(getattr(source, k) for k in rate_range), *(getattr(target, k) for k in rate_range))

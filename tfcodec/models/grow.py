@@ -1,0 +1,136 @@
+"""Growing a trained channel-wise hyperprior model's latent, keeping what it learnt.
+
+On a CPU budget, a larger latent trained from scratch would take as many steps
+again as the model it replaces. The shipped small model's top qualities sit at
+its transform's ceiling with every one of its M latent channels in use, so the
+next model needs more of them. `grow_latent` lays a trained model's weights out
+for the same model with more latent channels (in whole slices of the same size),
+such that the grown model starts out coding and reconstructing exactly as the
+old one with the new channels ignored:
+
+- the analysis's last convolution keeps the old channels' filters; the new ones
+  start at zero, so the new channels are zero: the synthesis sees exactly the
+  old latent, whatever its weights from the new channels;
+- those synthesis weights are the fresh model's random ones, not zeros: the
+  quantiser's straight-through gradient then reaches the new analysis filters
+  from the first step (with zeros on both sides, no gradient would ever move
+  them, since the quantised new channels are zero);
+- the hyper-analysis ignores the new channels (zero weights), the hyper-synthesis's
+  mean and scale features for them start at zero, and the old slices' parameter
+  nets ignore the new features, so the old slices are coded as before;
+- the new slices' parameter nets are fresh but for their last layers, which
+  start at mean 0 and the smallest scale: the all-zero new channels then cost
+  almost no bits at first. The new channels' gains are the old channels' mean.
+
+Weights are dicts keyed like a bundle's (``NNNN:layer/path``, in the model's
+variable order); the keys of the two models differ, so arrays are paired by
+layer path and occurrence.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from tfcodec.entropy.densities import SCALE_MIN
+
+
+def can_grow(source, target):
+    """Whether `target` is `source` with more latent channels in more slices of the same size."""
+    if not (source.channelwise and target.channelwise):
+        return False
+    same_slices = (source.latent_channels // source.num_slices
+                   == target.latent_channels // target.num_slices)
+    rest = dataclasses.replace(target, latent_channels=source.latent_channels,
+                               num_slices=source.num_slices, gain_levels=source.gain_levels,
+                               lambda_min=source.lambda_min, lambda_max=source.lambda_max)
+    return same_slices and target.latent_channels > source.latent_channels and rest == source
+
+
+def _path(key):
+    return key.split(":", 1)[1]
+
+
+def _by_path(weights):
+    """{path: [arrays in variable order]} for a bundle-keyed dict."""
+    out = {}
+    for key in sorted(weights):
+        out.setdefault(_path(key), []).append(np.asarray(weights[key], np.float32))
+    return out
+
+
+def grow_latent(weights, fresh, source, target):
+    """`weights` of a model with config `source`, laid out for `target` (see `can_grow`).
+
+    `fresh` is a freshly initialised target model's weights (bundle-keyed): it gives
+    the key order and the initial values of everything new. Returns target-keyed weights.
+    """
+    if not can_grow(source, target):
+        raise ValueError("the target must be the source with more latent channels in "
+                         "slices of the same size")
+    m_old, m_new = source.latent_channels, target.latent_channels
+    convs_per_net = len(target.slice_hidden) + 1
+    old = _by_path(weights)
+    seen = {}
+    out = {}
+    for key in sorted(fresh):
+        path = _path(key)
+        n = seen.get(path, 0)
+        seen[path] = n + 1
+        new = np.array(fresh[key], np.float32)
+        olds = old.get(path, [])
+        if n >= len(olds):                      # a new slice's parameter net
+            last = n % convs_per_net == convs_per_net - 1  # (kernels and biases count apart)
+            out[key] = _quiet_output(new, path) if last else new
+            continue
+        out[key] = _transfer(olds[n], new, path, m_old, m_new)
+    return out
+
+
+def _quiet_output(new, path):
+    """A new slice net's last layer: zero weights; mean and correction 0, the smallest scale."""
+    new[...] = 0.0
+    if path.startswith("scale/") and new.ndim == 1:
+        new[...] = math.log(SCALE_MIN * 1.1)    # inside the clip, so its gradient flows
+    return new
+
+
+def _transfer(old, new, path, m_old, m_new):
+    """One array of the source laid into the fresh target array `new`."""
+    if old.shape == new.shape and not path.startswith("gains/"):
+        return old
+    if path.startswith("gains/"):
+        # (levels, M): new channels get the mean gain. The source's levels are kept
+        # (a different rate range is laid out afterwards: `gains.adapt_gain_table`).
+        grown = np.empty((old.shape[0], m_new), np.float32)
+        grown[:, :m_old] = old
+        grown[:, m_old:] = old.mean(axis=1, keepdims=True)
+        return grown
+    if path.startswith("analysis/"):            # last conv: (k, k, N, M) and its bias (M,)
+        if old.ndim == 1:
+            new[:m_old], new[m_old:] = old, 0.0
+        else:
+            new[..., m_old:] = 0.0
+            new[..., :m_old] = old
+        return new
+    if path.startswith("synthesis/"):           # conv-transpose kernel (k, k, N, M): M is its input
+        new[..., :m_old] = old
+        return new
+    if path.startswith("hyper_analysis/"):      # first conv (k, k, M, Nh)
+        new[...] = 0.0
+        new[:, :, :m_old] = old
+        return new
+    if path.startswith("hyper_synthesis/"):     # last conv: [mean features | scale features], M each
+        new[...] = 0.0
+        new[..., :m_old] = old[..., :m_old]
+        new[..., m_new:m_new + m_old] = old[..., m_old:]
+        return new
+    if old.ndim == 4 and old.shape[3] == new.shape[3]:
+        # A slice net's first conv: input [features (M), decoded slices]; the new
+        # features are ignored, the decoded slices move up by the new channels.
+        new[...] = 0.0
+        new[:, :, :m_old] = old[:, :, :m_old]
+        rest = old.shape[2] - m_old
+        new[:, :, m_new:m_new + rest] = old[:, :, m_old:]
+        return new
+    raise ValueError(f"{path}: no rule to grow {old.shape} into {new.shape}")
