@@ -172,7 +172,7 @@ def test_integer_prob_net_is_deterministic(codec, model):
         np.testing.assert_array_equal(a[0], b)
 
 
-@pytest.mark.parametrize("weights", ["tiny", "rnn-gru-small", "rnn-gru-small-msssim"])
+@pytest.mark.parametrize("weights", ["tiny", "rnn-gru-small", "rnn-gru-small-msssim-late"])
 def test_grouped_first_layer_gives_the_reference_bins(codec, weights):
     """The coder evaluates the net's first convolution group by group (earlier bits once
     per iteration, anchors, constant planes): exactly the bins of the full planes."""
@@ -474,10 +474,10 @@ def test_rnn_alias_loads_the_shipped_msssim_model():
     from tfcodec.api import load_codec
 
     codec = load_codec("rnn")
-    assert codec.name == "rnn-gru-small-msssim" and codec.config.distortion == "msssim"
+    assert codec.name == "rnn-gru-small-msssim-late" and codec.config.distortion == "msssim"
     img = make_image(40, 56, seed=9)
     data = codec.compress(img, 2)
-    assert container.unpack(data)[0].model_id == "rnn-gru-small-msssim"
+    assert container.unpack(data)[0].model_id == "rnn-gru-small-msssim-late"
     out = codec.decompress(data)
     assert out.shape == img.shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - img).mean() < 40  # a real reconstruction, not noise

@@ -17,7 +17,7 @@ from tfcodec.errors import FormatError
 DEFAULT_MODEL = "cw2020-small"
 # The recurrent model to use when rate control by truncation matters: the one
 # trained for MS-SSIM, which is what the recurrent family is judged on.
-DEFAULT_RECURRENT_MODEL = "rnn-gru-small-msssim"
+DEFAULT_RECURRENT_MODEL = "rnn-gru-small-msssim-late"
 _ALIASES = {"default": DEFAULT_MODEL, "rnn": DEFAULT_RECURRENT_MODEL}
 
 
