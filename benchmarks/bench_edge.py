@@ -280,8 +280,8 @@ def quality_check(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", default=os.path.join(ROOT, "tfcodec", "weights", "cw2020-small.npz"),
-                        help="weights bundle (default: the shipped cw2020-small)")
+    parser.add_argument("--weights", default=os.path.join(ROOT, "tfcodec", "weights", "cw2020-small-wide-range.npz"),
+                        help="weights bundle (default: the shipped cw2020-small-wide-range)")
     parser.add_argument("--models", help="export folder (python -m tfcodec.export --out)")
     parser.add_argument("--calibration", help="training images, to export int8 models when --models is absent")
     parser.add_argument("--data", default=DEFAULT_KODAK, help="Kodak folder (evaluation only)")

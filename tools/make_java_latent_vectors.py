@@ -353,7 +353,7 @@ def build(write_to=None):
     return files
 
 
-SHIPPED = os.path.join(ROOT, "tfcodec", "weights", "cw2020-small.npz")
+SHIPPED = os.path.join(ROOT, "tfcodec", "weights", "cw2020-small-wide-range.npz")  # the default model
 
 
 def shipped_record(w):

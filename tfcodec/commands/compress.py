@@ -9,7 +9,7 @@ def register(subparsers):
     p.add_argument("input", help="image file (PNG, JPEG, ...)")
     p.add_argument("output", help="output .tfc file (written atomically)")
     p.add_argument("--model", default="default",
-                   help="shipped model name ('default': the hyperprior cw2020-small; 'rnn': the progressive "
+                   help="shipped model name ('default': the hyperprior cw2020-small-wide-range; 'rnn': the progressive "
                         "rnn-gru-small-msssim-late) or path to a weights .npz (default: %(default)s)")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--quality", type=float, help="hyperprior models: quality in [0, 1]")
