@@ -66,6 +66,6 @@ CONFIGS["cw2020-small-wide-range"] = dataclasses.replace(
 # The same over a latent half as large again (M=192 in 6 slices of 32): at its
 # top qualities cw2020-small uses all of its 128 channels (each > 50 % nonzero
 # symbols) and its unquantised autoencoder is the limit. Starts from a trained
-# M=128 model, grown by `grow.grow_latent` (the new channels start out ignored).
+# M=128 model, grown by `grow.grow_latent` (the old slices coded as before).
 CONFIGS["cw2020-small-m192"] = dataclasses.replace(
     CONFIGS["cw2020-small-wide-range"], latent_channels=192, num_slices=6)

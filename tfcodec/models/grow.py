@@ -89,8 +89,6 @@ def grow_latent(weights, fresh, source, target):
 
 def _transfer(old, new, path, m_old, m_new):
     """One array of the source laid into the fresh target array `new`."""
-    if old.shape == new.shape and not path.startswith("gains/"):
-        return old
     if path.startswith("gains/"):
         # (levels, M): new channels get the mean gain. The source's levels are kept
         # (a different rate range is laid out afterwards: `gains.adapt_gain_table`).
@@ -98,6 +96,8 @@ def _transfer(old, new, path, m_old, m_new):
         grown[:, :m_old] = old
         grown[:, m_old:] = old.mean(axis=1, keepdims=True)
         return grown
+    if old.shape == new.shape:
+        return old
     if path.startswith("analysis/"):            # last conv: (k, k, N, M) and its bias (M,)
         if old.ndim == 1:
             new[:m_old], new[m_old:] = old, 0.0

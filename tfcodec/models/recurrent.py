@@ -362,8 +362,8 @@ class RecurrentCodec(keras.Model):
 
     def rd_loss(self, x, quality=None, training=True):
         """Per-image loss: the distortion of every iteration summed (mean |x - x_hat_t|,
-        or `losses.msssim_log_loss`; weighted by `iteration_weights` if given), plus the bit net's cross-entropy (stop-gradient: it
-        trains only the probability net)."""
+        or `losses.msssim_log_loss`; weighted by `iteration_weights` if given), plus the
+        bit net's cross-entropy (stop-gradient: it trains only the probability net)."""
         all_bits, x_hats = self.run(x, training)
         if self.config.distortion == "msssim":
             per_iteration = [msssim_log_loss(x, xh) for xh in x_hats]
