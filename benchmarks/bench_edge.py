@@ -280,8 +280,11 @@ def quality_check(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", default=os.path.join(ROOT, "tfcodec", "weights", "cw2020-small-wide-range.npz"),
-                        help="weights bundle (default: the shipped cw2020-small-wide-range)")
+    from tfcodec.api import DEFAULT_MODEL
+    from tfcodec.weights import resolve
+
+    parser.add_argument("--weights", default=resolve(DEFAULT_MODEL),
+                        help=f"weights bundle (default: the shipped default model, {DEFAULT_MODEL})")
     parser.add_argument("--models", help="export folder (python -m tfcodec.export --out)")
     parser.add_argument("--calibration", help="training images, to export int8 models when --models is absent")
     parser.add_argument("--data", default=DEFAULT_KODAK, help="Kodak folder (evaluation only)")

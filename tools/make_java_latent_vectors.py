@@ -46,6 +46,7 @@ sys.path.insert(0, ROOT)
 from java_vector_records import Writer, ints  # noqa: E402
 
 from tfcodec import container  # noqa: E402
+from tfcodec.api import DEFAULT_MODEL  # noqa: E402
 from tfcodec.codecs import latent_coding  # noqa: E402
 from tfcodec.codecs.latent_coding import LatentCoder  # noqa: E402
 from tfcodec.entropy import tables  # noqa: E402
@@ -53,6 +54,7 @@ from tfcodec.entropy.integer_net import (ACTIVATION_LIMIT, PARAM_EXPONENT, Integ
                                          saturate)
 from tfcodec.errors import FormatError  # noqa: E402
 from tfcodec.models.config import HyperpriorConfig  # noqa: E402
+from tfcodec.weights import resolve  # noqa: E402
 
 OUT_DIR = os.path.join(ROOT, "android_demo", "decoder-core", "src", "test", "resources", "vectors",
                        "latent")
@@ -353,7 +355,7 @@ def build(write_to=None):
     return files
 
 
-SHIPPED = os.path.join(ROOT, "tfcodec", "weights", "cw2020-small-wide-range.npz")  # the default model
+SHIPPED = resolve(DEFAULT_MODEL)
 
 
 def shipped_record(w):

@@ -15,6 +15,11 @@ import numpy as np
 import tensorflow as tf
 
 
+# The config fields that fix a model's rate range (not its architecture):
+# `adapt_gain_table` carries trained weights from one range to another.
+RATE_RANGE_FIELDS = ("gain_levels", "lambda_min", "lambda_max")
+
+
 def lambda_for_quality(quality, lambda_min, lambda_max):
     """Rate-distortion trade-off for a quality in [0, 1], log-linear between the ends."""
     return lambda_min * (lambda_max / lambda_min) ** quality

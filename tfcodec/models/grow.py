@@ -34,6 +34,8 @@ import dataclasses
 
 import numpy as np
 
+from tfcodec.models.gains import RATE_RANGE_FIELDS
+
 NEW_SYNTHESIS_SCALE = 0.1   # the synthesis weights from new channels, against a fresh initialisation
 
 
@@ -44,8 +46,8 @@ def can_grow(source, target):
     same_slices = (source.latent_channels // source.num_slices
                    == target.latent_channels // target.num_slices)
     rest = dataclasses.replace(target, latent_channels=source.latent_channels,
-                               num_slices=source.num_slices, gain_levels=source.gain_levels,
-                               lambda_min=source.lambda_min, lambda_max=source.lambda_max)
+                               num_slices=source.num_slices,
+                               **{k: getattr(source, k) for k in RATE_RANGE_FIELDS})
     return same_slices and target.latent_channels > source.latent_channels and rest == source
 
 

@@ -163,8 +163,8 @@ def load_initial_weights(model, path):
 def _adapted(model, bundle):
     """A bundle's Keras weights for `model`: a recurrent bundle trained with another
     number of iterations is laid out for this one (`adapt_iterations`); a hyperprior
-    bundle trained for another rate range gets its gain tables re-laid
-    (`adapt_gain_table`)."""
+    bundle is grown to a larger latent and its gain tables re-laid for another rate
+    range (`_adapted_hyperprior`)."""
     source = bundle.meta.get("config")
     if not source:
         return bundle.keras
@@ -186,7 +186,7 @@ def _adapted_hyperprior(model, weights, source):
     """A hyperprior bundle's weights for `model`: grown to its larger latent
     (`grow.grow_latent`), then its gain tables re-laid for its rate range."""
     from tfcodec.models.config import HyperpriorConfig
-    from tfcodec.models.gains import adapt_gain_table
+    from tfcodec.models.gains import RATE_RANGE_FIELDS, adapt_gain_table
     from tfcodec.models.grow import can_grow, grow_latent
     from tfcodec.weights import keras_weights_of
 
@@ -200,11 +200,11 @@ def _adapted_hyperprior(model, weights, source):
         weights = grow_latent(weights, keras_weights_of(model, np.float32), source, target)
         source = dataclasses.replace(source, latent_channels=target.latent_channels,
                                      num_slices=target.num_slices)
-    rate_range = ("gain_levels", "lambda_min", "lambda_max")
-    if all(getattr(source, k) == getattr(target, k) for k in rate_range):
+    if all(getattr(source, k) == getattr(target, k) for k in RATE_RANGE_FIELDS):
         return weights
     logging.info("initial weights: %d gain levels over lambda %g..%g laid out for %d over %g..%g",
-                 *(getattr(source, k) for k in rate_range), *(getattr(target, k) for k in rate_range))
+                 *(getattr(source, k) for k in RATE_RANGE_FIELDS),
+                 *(getattr(target, k) for k in RATE_RANGE_FIELDS))
     return {key: adapt_gain_table(value, source, target) if key.endswith(("/log_gain", "/log_inverse_gain"))
             else value for key, value in weights.items()}
 
