@@ -22,6 +22,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from tfcodec.errors import FormatError
 from tfcodec.models import register_model
 from tfcodec.models.config import HyperpriorConfig
 from tfcodec.train import data as data_lib
@@ -421,6 +422,28 @@ def test_init_weights_from_a_bundle(tmp_path):
     loop.load_initial_weights(model, path)
     for a, b in zip(model.weights, source.weights):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b).astype(np.float16), rtol=1e-3)
+
+
+def test_resume_does_not_need_the_init_bundle(images, data_dir, tmp_path):
+    """A run started from a bundle resumes from its checkpoint after that bundle is gone
+    (a shipped model replaced by its successor), and keeps the bundle's step count."""
+    import keras
+
+    from tfcodec.models import build_model
+    from tfcodec.weights import keras_weights_of, save_bundle
+
+    keras.utils.set_random_seed(5)
+    start = str(tmp_path / "start.npz")
+    save_bundle(start, {"model": "test-train-tiny", "family": "hyperprior", "step": 700},
+                keras_weights_of(build_model("test-train-tiny")), {})
+    workdir = tmp_path / "run"
+    assert _run(_config(workdir, images, data_dir, steps=N, init_weights=start))[0] == N
+    os.remove(start)
+    final, losses = _run(_config(workdir, images, data_dir, steps=2 * N, init_weights=start))
+    assert final == 2 * N and sorted(losses) == list(range(N + 1, 2 * N + 1))
+    assert loop.initial_step(str(workdir)) == 700
+    with pytest.raises(FormatError, match="does not exist"):  # a fresh run does need it
+        _run(_config(tmp_path / "fresh", images, data_dir, steps=N, init_weights=start))
 
 
 def test_init_weights_into_a_wider_rate_range_keeps_the_old_rates(tmp_path):

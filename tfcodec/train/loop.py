@@ -419,7 +419,6 @@ def train(config: TrainConfig, progress=True, on_step=None):
     keras.utils.set_random_seed(config.seed)  # the same initial weights on every worker and rerun
     with strategy.scope():
         model = build_training_model(config)
-        initial = load_initial_weights(model, config.init_weights) if config.init_weights else None
         optimizer = make_optimizer(config)
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -427,9 +426,14 @@ def train(config: TrainConfig, progress=True, on_step=None):
     checkpoint_dir = os.path.join(config.workdir, "checkpoints")
     restored = restore_latest_good(checkpoint, checkpoint_dir)
     if restored:
+        # --init-weights is not read: a resumed run needs only its checkpoint, even
+        # where the bundle it started from has since left the package.
         logging.info("resumed from %s at step %d", restored, _value(step))
-    elif initial is not None and is_chief:
-        _save_lineage(config.workdir, config.init_weights, initial)
+    elif config.init_weights:
+        with strategy.scope():
+            initial = load_initial_weights(model, config.init_weights)
+        if is_chief:
+            _save_lineage(config.workdir, config.init_weights, initial)
     # Only the chief writes the real checkpoints; the other workers take part in the
     # save (it may need collectives) into a scratch folder deleted right after.
     save_dir = checkpoint_dir if is_chief else os.path.join(config.workdir, f".worker-{task_id}-scratch")
