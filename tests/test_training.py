@@ -700,3 +700,46 @@ def test_init_weights_grow_the_latent_and_keep_the_old_codec(tmp_path):
     np.testing.assert_allclose(gains[:, :16], np.asarray(source.gains.log_gain), rtol=1e-6)
     np.testing.assert_allclose(gains[:, 16:], np.asarray(source.gains.log_gain).mean(1, keepdims=True)
                                .repeat(16, 1), rtol=1e-6)
+
+
+def test_init_weights_widen_the_transforms_and_keep_the_old_codec(tmp_path):
+    """A bundle starts the same model with wider analysis and synthesis transforms: at
+    first it computes exactly the old latent, rate and reconstruction; the new units
+    are wired in (fresh filters, weights into the old units that get gradient)."""
+    import json
+
+    import keras
+
+    from tfcodec.models import build_model, register_hyperprior
+    from tfcodec.models.grow import can_grow, can_widen
+    from tfcodec.weights import keras_weights_of, save_bundle
+
+    small = HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=2, slice_hidden=(12,))
+    wide = dataclasses.replace(small, num_filters=12, gain_levels=5)
+    assert can_widen(small, wide) and not can_widen(wide, small) and not can_grow(small, wide)
+    assert not can_widen(small, dataclasses.replace(wide, latent_channels=32, num_slices=4))
+    register_hyperprior("test-widen-small", small)
+    register_hyperprior("test-widen-wide", dataclasses.replace(wide, gain_levels=small.gain_levels))
+    keras.utils.set_random_seed(12)
+    source = build_model("test-widen-small")
+    path = str(tmp_path / "small.npz")
+    save_bundle(path, {"model": "test-widen-small", "family": "hyperprior", "step": 4,
+                       "config": json.loads(small.to_json())}, keras_weights_of(source, np.float32), {})
+    model = build_model("test-widen-wide")
+    assert loop.load_initial_weights(model, path) == 4
+
+    x = tf.random.stateless_uniform((2, 64, 64, 3), (5, 6))
+    q = tf.constant([0.2, 0.9])
+    a, b = source.forward(x, q, training=False), model.forward(x, q, training=False)
+    for name in ("x_hat", "y_bits", "z_bits"):
+        np.testing.assert_allclose(b[name].numpy(), a[name].numpy(), rtol=1e-5, atol=1e-5)
+    hidden = model.analysis.layers[1](model.analysis.layers[0](x))   # first conv + GDN
+    assert float(tf.reduce_min(tf.reduce_max(tf.abs(hidden[..., 8:]), axis=(0, 1, 2)))) > 0
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(model.rd_loss(x, q)[0])
+    into_old = model.analysis.layers[2].kernel            # (5, 5, 12, 12): rows 8: feed old units
+    out_of_synthesis = model.synthesis.layers[-1].kernel  # (5, 5, 3, 12): inputs 8: are new
+    grads = tape.gradient(loss, [into_old, out_of_synthesis])
+    assert np.abs(into_old.numpy()[:, :, 8:, :8]).max() == 0
+    assert float(tf.norm(grads[0][:, :, 8:, :8])) > 0
+    assert float(tf.norm(grads[1][..., 8:])) > 0

@@ -183,18 +183,24 @@ def _adapted(model, bundle):
 
 
 def _adapted_hyperprior(model, weights, source):
-    """A hyperprior bundle's weights for `model`: grown to its larger latent
-    (`grow.grow_latent`), then its gain tables re-laid for its rate range."""
+    """A hyperprior bundle's weights for `model`: widened to its wider transforms
+    (`grow.widen_transforms`) or grown to its larger latent (`grow.grow_latent`),
+    then its gain tables re-laid for its rate range."""
     from tfcodec.models.config import HyperpriorConfig
     from tfcodec.models.gains import RATE_RANGE_FIELDS, adapt_gain_table
-    from tfcodec.models.grow import can_grow, grow_latent
+    from tfcodec.models.grow import can_grow, can_widen, grow_latent, widen_transforms
     from tfcodec.weights import keras_weights_of
 
     source = HyperpriorConfig.from_dict(source)
     target = getattr(model, "config", None)
     if not isinstance(target, HyperpriorConfig):
         return weights
-    if can_grow(source, target):
+    if can_widen(source, target):
+        logging.info("initial weights: transforms of %d filters widened to %d",
+                     source.num_filters, target.num_filters)
+        weights = widen_transforms(weights, keras_weights_of(model, np.float32), source, target)
+        source = dataclasses.replace(source, num_filters=target.num_filters)
+    elif can_grow(source, target):
         logging.info("initial weights: latent of %d channels grown to %d",
                      source.latent_channels, target.latent_channels)
         weights = grow_latent(weights, keras_weights_of(model, np.float32), source, target)
