@@ -481,3 +481,48 @@ def test_rnn_alias_loads_the_shipped_msssim_model():
     out = codec.decompress(data)
     assert out.shape == img.shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - img).mean() < 40  # a real reconstruction, not noise
+
+
+@pytest.mark.parametrize("cell", ["gru", "resgru", "lstm"])
+def test_widened_decoder_decodes_as_before(tmp_path, cell):
+    """--init-weights into a wider decoder: the same bits and reconstructions at every
+    iteration at first; new units carry signal, and their zero weights into old units
+    get gradient (so training can bring them in)."""
+    import keras
+
+    from tfcodec.models.recurrent_widen import can_widen_decoder, widen_decoder
+    from tfcodec.train import loop
+    from tfcodec.weights import keras_weights_of, save_bundle
+
+    keras.utils.set_random_seed(7)
+    small = dataclasses.replace(CONFIGS[TINY], cell=cell)
+    wide = dataclasses.replace(small, decoder_stem=12, decoder_units=(8, 12, 16, 16))
+    assert can_widen_decoder(small, wide) and not can_widen_decoder(wide, small)
+    assert not can_widen_decoder(small, dataclasses.replace(wide, decoder_units=(8, 8, 8, 10)))
+    assert not can_widen_decoder(small, dataclasses.replace(wide, bits=4))
+    source = RecurrentCodec(small)
+    x = tf.constant(np.random.default_rng(2).random((1, 32, 48, 3)), tf.float32)
+    source.run(x, iterations=2)
+    path = tmp_path / "small.npz"
+    save_bundle(str(path), {"model": TINY, "family": "recurrent", "step": 5,
+                            "config": dataclasses.asdict(small)}, keras_weights_of(source, np.float32), {})
+    target = RecurrentCodec(dataclasses.replace(wide, distortion="msssim"))  # objective may differ
+    target.run(x, iterations=2)
+    assert loop.load_initial_weights(target, str(path)) == 5
+
+    bits_a, x_hats_a = source.run(x)
+    bits_b, x_hats_b = target.run(x)
+    for a, b in zip(bits_a + x_hats_a, bits_b + x_hats_b):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5)
+    last = target.decoder_cells[-1]
+    h, _ = last(tf.random.normal((1, 8, 8, 16 // 4)))   # the third cell's 16 units, depth-to-space
+    # unit b*q_new + c with c >= q_old (q = units / 4) is new: all of them carry signal
+    new_units = [b * 4 + c for b in range(4) for c in range(2, 4)]
+    assert float(tf.reduce_min(tf.reduce_max(tf.abs(tf.gather(h, new_units, axis=-1)), axis=(0, 1, 2)))) > 0
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(target.rd_loss(tf.image.resize(x, (32, 32)), training=False)[0])
+    out_kernel = target.decoder_out.kernel   # (1, 1, 4, 3): inputs 2: are the new channels
+    grad = tape.gradient(loss, out_kernel)
+    assert np.abs(out_kernel.numpy()[:, :, 2:]).max() == 0 and float(tf.norm(grad[:, :, 2:])) > 0
+    with pytest.raises(ValueError, match="wider decoder"):
+        widen_decoder(keras_weights_of(source), keras_weights_of(target), wide, small)

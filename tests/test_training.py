@@ -743,3 +743,18 @@ def test_init_weights_widen_the_transforms_and_keep_the_old_codec(tmp_path):
     assert np.abs(into_old.numpy()[:, :, 8:, :8]).max() == 0
     assert float(tf.norm(grads[0][:, :, 8:, :8])) > 0
     assert float(tf.norm(grads[1][..., 8:])) > 0
+
+
+def test_msssim_objective_on_small_crops_is_warned_about(monkeypatch):
+    """Crops under 161 px train fewer MS-SSIM scales than the evaluation weighs."""
+    import types
+
+    warned = []
+    monkeypatch.setattr(loop.logging, "warning", lambda msg, *args: warned.append(msg % args))
+    msssim_model = types.SimpleNamespace(config=types.SimpleNamespace(distortion="msssim"))
+    loop._warn_if_crops_too_small(msssim_model, 64)
+    assert len(warned) == 1 and "holds 3 of the 5 MS-SSIM scales" in warned[0]
+    loop._warn_if_crops_too_small(msssim_model, 161)
+    loop._warn_if_crops_too_small(types.SimpleNamespace(config=types.SimpleNamespace(distortion="l1")), 64)
+    loop._warn_if_crops_too_small(_build_tiny(), 64)   # a hyperprior model: no distortion field
+    assert len(warned) == 1

@@ -137,6 +137,12 @@ CONFIGS["rnn-gru-small16-msssim"] = dataclasses.replace(CONFIGS["rnn-gru-small-m
 CONFIGS["rnn-gru-small-msssim-late"] = dataclasses.replace(
     CONFIGS["rnn-gru-small-msssim"],
     iteration_weights=tuple(round(0.4 + 1.2 * t / 7, 4) for t in range(8)))
+# Its decoder's last two cells twice as wide (16 channels at full resolution, not
+# 8): its late iterations add little because the decoder cannot draw what their
+# bits describe. Starts from its weights, decoding exactly as it does
+# (`recurrent_widen.widen_decoder`).
+CONFIGS["rnn-gru-small-msssim-wide"] = dataclasses.replace(
+    CONFIGS["rnn-gru-small-msssim-late"], decoder_units=(128, 128, 128, 64))
 
 
 def _conv(filters, kernel, stride=1, name=None, use_bias=True, bias_initializer="zeros", dtype=None):

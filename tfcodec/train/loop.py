@@ -47,7 +47,10 @@ class TrainConfig:
     workdir: str
     steps: int = 100_000
     batch: int = 8
-    patch: int = 128
+    # 256: from 128^2 crops (an 8x8 latent, a 2x2 hyper-latent, all edge) to 256^2,
+    # cw2020-small-wide-range's rate fell 4-28 % at the same PSNR within 3,000 steps
+    # (docs/training.md, "Crop size"). MS-SSIM objectives need >= 161 for all 5 scales.
+    patch: int = 256
     learning_rate: float = 1e-4
     lr_decay_steps: int = 0
     lr_final_factor: float = 0.1
@@ -139,7 +142,22 @@ def build_training_model(config):
     from tfcodec.models import build_model
 
     with dtype_policy(config.precision):
-        return build_model(config.model)
+        model = build_model(config.model)
+    _warn_if_crops_too_small(model, config.patch)
+    return model
+
+
+def _warn_if_crops_too_small(model, patch):
+    """An MS-SSIM objective on crops too small for its coarse scales trains on the
+    fine ones only, while the evaluation weighs all five (the two dropped carry 37 %)."""
+    from tfcodec.evaluate.metrics import POWER_FACTORS, msssim_scales
+
+    if getattr(getattr(model, "config", None), "distortion", None) != "msssim":
+        return
+    scales = msssim_scales(patch, patch)[0]
+    if scales < len(POWER_FACTORS):
+        logging.warning("--patch %d holds %d of the %d MS-SSIM scales the evaluation uses; "
+                        "crops of 161 or more train all of them", patch, scales, len(POWER_FACTORS))
 
 
 def load_initial_weights(model, path):
@@ -162,7 +180,8 @@ def load_initial_weights(model, path):
 
 def _adapted(model, bundle):
     """A bundle's Keras weights for `model`: a recurrent bundle trained with another
-    number of iterations is laid out for this one (`adapt_iterations`); a hyperprior
+    number of iterations is laid out for this one (`adapt_iterations`), and for a
+    wider decoder (`recurrent_widen.widen_decoder`); a hyperprior
     bundle is grown to a larger latent and its gain tables re-laid for another rate
     range (`_adapted_hyperprior`)."""
     source = bundle.meta.get("config")
@@ -170,16 +189,30 @@ def _adapted(model, bundle):
         return bundle.keras
     if bundle.meta.get("family") == "hyperprior":
         return _adapted_hyperprior(model, bundle.keras, source)
-    from tfcodec.models.recurrent import RecurrentCodec, RecurrentConfig, adapt_iterations
+    from tfcodec.models.recurrent import RecurrentCodec, RecurrentConfig, adapt_iterations, architecture
 
     if bundle.meta.get("family") != "recurrent" or not isinstance(model, RecurrentCodec):
         return bundle.keras
+    from tfcodec.models.recurrent_widen import can_widen_decoder, widen_decoder
+    from tfcodec.weights import keras_weights_of
+
     source = RecurrentConfig.from_dict(source)
-    if source.iterations == model.config.iterations:
-        return bundle.keras
-    logging.info("initial weights: %d iterations laid out for %d", source.iterations,
-                 model.config.iterations)
-    return adapt_iterations(bundle.keras, source, model.config)
+    weights = bundle.keras
+    target = model.config
+    if source.iterations != target.iterations:
+        logging.info("initial weights: %d iterations laid out for %d", source.iterations,
+                     target.iterations)
+        weights = adapt_iterations(weights, source, dataclasses.replace(
+            source, iterations=target.iterations))
+        source = dataclasses.replace(source, iterations=target.iterations)
+    widened = dataclasses.replace(architecture(target), iterations=source.iterations)
+    if can_widen_decoder(architecture(source), widened):
+        logging.info("initial weights: decoder widened from %s to %s",
+                     (source.decoder_stem,) + source.decoder_units,
+                     (target.decoder_stem,) + target.decoder_units)
+        weights = widen_decoder(weights, keras_weights_of(model, np.float32),
+                                architecture(source), widened)
+    return weights
 
 
 def _adapted_hyperprior(model, weights, source):
