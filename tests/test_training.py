@@ -646,32 +646,40 @@ def test_cli_flags():
     assert args.lr_decay_steps == 100 and args.data_dir == "d" and args.data == "tfds:clic"
 
 
-def test_init_weights_grow_the_latent_and_keep_the_old_codec(tmp_path):
-    """A bundle of a channel-wise model starts one with more latent slices: the old
-    slices are coded exactly as before (same symbols, and with the synthesis's new
-    inputs silenced, the same reconstruction); the new channels start in use, and
-    their analysis filters get gradient."""
+def _started_from_bundle(tmp_path, prefix, source_config, target_config, seed):
+    """(source model, target model started by --init-weights from the source's bundle)."""
     import json
 
     import keras
 
     from tfcodec.models import build_model, register_hyperprior
-    from tfcodec.models.grow import can_grow
     from tfcodec.weights import keras_weights_of, save_bundle
+
+    register_hyperprior(f"{prefix}-source", source_config)
+    register_hyperprior(f"{prefix}-target", target_config)
+    keras.utils.set_random_seed(seed)
+    source = build_model(f"{prefix}-source")
+    path = str(tmp_path / "source.npz")
+    save_bundle(path, {"model": f"{prefix}-source", "family": "hyperprior", "step": 3,
+                       "config": json.loads(source_config.to_json())},
+                keras_weights_of(source, np.float32), {})
+    model = build_model(f"{prefix}-target")
+    assert loop.load_initial_weights(model, path) == 3
+    return source, model
+
+
+def test_init_weights_grow_the_latent_and_keep_the_old_codec(tmp_path):
+    """A bundle of a channel-wise model starts one with more latent slices: the old
+    slices are coded exactly as before (same symbols, and with the synthesis's new
+    inputs silenced, the same reconstruction); the new channels start in use, and
+    their analysis filters get gradient."""
+    from tfcodec.models.grow import can_grow
 
     small = HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=2, slice_hidden=(12,))
     grown = dataclasses.replace(small, latent_channels=32, num_slices=4)
     assert can_grow(small, grown) and not can_grow(grown, small)
     assert not can_grow(small, dataclasses.replace(grown, num_slices=2))  # other slice size
-    register_hyperprior("test-grow-small", small)
-    register_hyperprior("test-grow-grown", grown)
-    keras.utils.set_random_seed(11)
-    source = build_model("test-grow-small")
-    path = str(tmp_path / "small.npz")
-    save_bundle(path, {"model": "test-grow-small", "family": "hyperprior", "step": 3,
-                       "config": json.loads(small.to_json())}, keras_weights_of(source, np.float32), {})
-    model = build_model("test-grow-grown")
-    assert loop.load_initial_weights(model, path) == 3
+    source, model = _started_from_bundle(tmp_path, "test-grow", small, grown, seed=11)
 
     x = tf.random.stateless_uniform((1, 64, 64, 3), (3, 4))
     q = tf.constant([0.6])
@@ -706,27 +714,14 @@ def test_init_weights_widen_the_transforms_and_keep_the_old_codec(tmp_path):
     """A bundle starts the same model with wider analysis and synthesis transforms: at
     first it computes exactly the old latent, rate and reconstruction; the new units
     are wired in (fresh filters, weights into the old units that get gradient)."""
-    import json
-
-    import keras
-
-    from tfcodec.models import build_model, register_hyperprior
     from tfcodec.models.grow import can_grow, can_widen
-    from tfcodec.weights import keras_weights_of, save_bundle
 
     small = HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=2, slice_hidden=(12,))
     wide = dataclasses.replace(small, num_filters=12, gain_levels=5)
     assert can_widen(small, wide) and not can_widen(wide, small) and not can_grow(small, wide)
     assert not can_widen(small, dataclasses.replace(wide, latent_channels=32, num_slices=4))
-    register_hyperprior("test-widen-small", small)
-    register_hyperprior("test-widen-wide", dataclasses.replace(wide, gain_levels=small.gain_levels))
-    keras.utils.set_random_seed(12)
-    source = build_model("test-widen-small")
-    path = str(tmp_path / "small.npz")
-    save_bundle(path, {"model": "test-widen-small", "family": "hyperprior", "step": 4,
-                       "config": json.loads(small.to_json())}, keras_weights_of(source, np.float32), {})
-    model = build_model("test-widen-wide")
-    assert loop.load_initial_weights(model, path) == 4
+    source, model = _started_from_bundle(
+        tmp_path, "test-widen", small, dataclasses.replace(wide, gain_levels=small.gain_levels), seed=12)
 
     x = tf.random.stateless_uniform((2, 64, 64, 3), (5, 6))
     q = tf.constant([0.2, 0.9])

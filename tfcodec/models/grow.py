@@ -74,20 +74,24 @@ def grow_latent(weights, fresh, source, target):
         raise ValueError("the target must be the source with more latent channels in "
                          "slices of the same size")
     m_old, m_new = source.latent_channels, target.latent_channels
+    out = {}
+    for key, path, old, new in _paired(weights, fresh):
+        # a new slice's parameter net (no old array): fresh
+        out[key] = new if old is None else _transfer(old, new, path, m_old, m_new)
+    return out
+
+
+def _paired(weights, fresh):
+    """(key, layer path, the source's array or None, the fresh array) for each key of
+    `fresh`, in order; arrays are paired by layer path and occurrence."""
     old = _by_path(weights)
     seen = {}
-    out = {}
     for key in sorted(fresh):
         path = _path(key)
         n = seen.get(path, 0)
         seen[path] = n + 1
-        new = np.array(fresh[key], np.float32)
         olds = old.get(path, [])
-        if n >= len(olds):
-            out[key] = new                      # a new slice's parameter net: fresh
-            continue
-        out[key] = _transfer(olds[n], new, path, m_old, m_new)
-    return out
+        yield key, path, olds[n] if n < len(olds) else None, np.array(fresh[key], np.float32)
 
 
 def _transfer(old, new, path, m_old, m_new):
@@ -161,20 +165,15 @@ def widen_transforms(weights, fresh, source, target):
     if not can_widen(source, target):
         raise ValueError("the target must be the source with a larger num_filters")
     n_old = source.num_filters
-    old = _by_path(weights)
-    seen, out = {}, {}
-    for key in sorted(fresh):
-        path = _path(key)
-        n = seen.get(path, 0)
-        seen[path] = n + 1
-        old_array = old[path][n]
-        new = np.array(fresh[key], np.float32)
-        if old_array.shape == new.shape:
-            out[key] = old_array
-        elif path.startswith(_WIDENED):
-            out[key] = _widen(old_array, new, path, n_old)
+    out = {}
+    for key, path, old, new in _paired(weights, fresh):
+        if old is not None and old.shape == new.shape:
+            out[key] = old
+        elif old is not None and path.startswith(_WIDENED):
+            out[key] = _widen(old, new, path, n_old)
         else:
-            raise ValueError(f"{path}: no rule to widen {old_array.shape} into {new.shape}")
+            raise ValueError(f"{path}: no rule to widen {None if old is None else old.shape} "
+                             f"into {new.shape}")
     return out
 
 

@@ -205,13 +205,12 @@ def _adapted(model, bundle):
         weights = adapt_iterations(weights, source, dataclasses.replace(
             source, iterations=target.iterations))
         source = dataclasses.replace(source, iterations=target.iterations)
-    widened = dataclasses.replace(architecture(target), iterations=source.iterations)
-    if can_widen_decoder(architecture(source), widened):
+    if can_widen_decoder(architecture(source), architecture(target)):
         logging.info("initial weights: decoder widened from %s to %s",
                      (source.decoder_stem,) + source.decoder_units,
                      (target.decoder_stem,) + target.decoder_units)
         weights = widen_decoder(weights, keras_weights_of(model, np.float32),
-                                architecture(source), widened)
+                                architecture(source), architecture(target))
     return weights
 
 
