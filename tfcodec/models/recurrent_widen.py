@@ -49,7 +49,7 @@ def _unit_map(old_units, new_units):
     return (k // q_old) * q_new + k % q_old
 
 
-def _blocks(unit_map, old_units, new_units, blocks):
+def _blocks(unit_map, new_units, blocks):
     """The map of a conv output holding `blocks` gates of `units` each."""
     return np.concatenate([g * new_units + unit_map for g in range(blocks)])
 
@@ -81,11 +81,11 @@ def widen_decoder(weights, fresh, source, target):
     for i, (u_old, u_new) in enumerate(zip(source.decoder_units, target.decoder_units)):
         name = f"decoder_rnn{i + 1}"
         units = _unit_map(u_old, u_new)
-        maps[f"{name}/{name}_x/"] = (cell_in, _blocks(units, u_old, u_new, x_blocks))
+        maps[f"{name}/{name}_x/"] = (cell_in, _blocks(units, u_new, x_blocks))
         if source.cell == "lstm":
-            maps[f"{name}/{name}_h/"] = (units, _blocks(units, u_old, u_new, h_blocks))
+            maps[f"{name}/{name}_h/"] = (units, _blocks(units, u_new, h_blocks))
         else:
-            maps[f"{name}/{name}_hzr/"] = (units, _blocks(units, u_old, u_new, h_blocks))
+            maps[f"{name}/{name}_hzr/"] = (units, _blocks(units, u_new, h_blocks))
             maps[f"{name}/{name}_hn/"] = (units, units)
             maps[f"{name}/{name}_o/"] = (cell_in, units)
         cell_in = np.arange(u_old // 4)   # the old channels after depth-to-space
