@@ -22,14 +22,19 @@ _ALIASES = {"default": DEFAULT_MODEL, "rnn": DEFAULT_RECURRENT_MODEL}
 
 
 @functools.lru_cache(maxsize=8)
-def load_codec(name_or_path="default"):
+def load_codec(name_or_path="default", refine_steps=0):
+    """`refine_steps` > 0 (hyperprior models): the encoder refines each image's
+    latents by that many gradient steps, slower encoding for smaller files."""
     from tfcodec.weights import load_bundle, resolve
 
     bundle = load_bundle(resolve(_ALIASES.get(name_or_path, name_or_path)))
     family = bundle.meta.get("family")
     if family == "hyperprior":
         from tfcodec.codecs.hyperprior import HyperpriorCoder
-        return HyperpriorCoder(bundle)
+        return HyperpriorCoder(bundle, refine_steps=refine_steps)
+    if refine_steps:
+        raise FormatError(f"{bundle.model}: latent refinement is for hyperprior models, "
+                         f"not the {family} family")
     if family == "recurrent":
         from tfcodec.codecs.recurrent import RecurrentCoder
         return RecurrentCoder.from_bundle(bundle)

@@ -20,7 +20,9 @@ class HyperpriorCoder:
 
     family = "hyperprior"
 
-    def __init__(self, bundle):
+    def __init__(self, bundle, refine_steps=0):
+        """`refine_steps` > 0: the encoder refines each image's latents that many
+        steps (`tfcodec.codecs.refine`); files decode as usual."""
         from tfcodec.models import build_model
         from tfcodec.weights import assign_keras_weights
 
@@ -32,6 +34,12 @@ class HyperpriorCoder:
         self.config = self.model.config
         self.latents = LatentCoder(self.config, bundle.coding, self.name, bundle.hash)
         self._build_functions()
+        if refine_steps < 0:
+            raise ValueError(f"refine_steps must be >= 0, not {refine_steps}")
+        self.refine_steps = int(refine_steps)
+        self._refiner = None
+        # Called with (steps done, steps) while refining, e.g. to draw a progress bar.
+        self.refine_progress = None
 
     @property
     def rate_settings(self):
@@ -70,8 +78,22 @@ class HyperpriorCoder:
         rgb = check_image(rgb)
         rate = quality_to_rate(quality)
         x = tf.constant(pad_image(rgb)[None].astype(np.float32) / 255.0)
-        y, z = self._analyse(x, tf.constant([rate / RATE_SCALE], tf.float32))
-        return self.latents.encode(y.numpy()[0], z.numpy()[0], rgb.shape[0], rgb.shape[1], rate)
+        q = tf.constant([rate / RATE_SCALE], tf.float32)
+        y, z = self._analyse(x, q)
+        if self.refine_steps:
+            y, z = self._refine(x, y, z, q, rgb.shape[0], rgb.shape[1])
+        else:
+            y, z = y.numpy(), z.numpy()
+        return self.latents.encode(y[0], z[0], rgb.shape[0], rgb.shape[1], rate)
+
+    def _refine(self, x, y, z, quality, height, width):
+        from tfcodec.codecs.refine import LatentRefiner
+
+        if self._refiner is None:
+            self._refiner = LatentRefiner(self.model)
+        report = self.refine_progress
+        done = None if report is None else (lambda t: report(t, self.refine_steps))
+        return self._refiner.refine(x, y, z, quality, height, width, self.refine_steps, progress=done)
 
     def decode_latents(self, header, strings):
         return self.latents.decode(header, strings)

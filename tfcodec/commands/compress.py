@@ -15,6 +15,11 @@ def register(subparsers):
     rate.add_argument("--quality", type=float, help="hyperprior models: quality in [0, 1]")
     rate.add_argument("--iterations", type=int, help="recurrent models: number of iterations")
     rate.add_argument("--bpp", type=float, help="target bits per pixel (searches the rate setting)")
+    p.add_argument("--refine", type=int, default=0, metavar="STEPS",
+                   help="hyperprior models: refine this image's latents by STEPS gradient steps "
+                        "before coding (slower encoding, a smaller file for the same quality; the "
+                        "file decodes as any other). 100 steps take about 25 s per 0.2 megapixels "
+                        "on 2 CPU cores (default: %(default)s, off)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 
@@ -23,6 +28,23 @@ def run(args):
     from tfcodec.api import load_codec
     from tfcodec.commands.transcode import compress_file
 
-    codec = load_codec(args.model)
+    from tfcodec.errors import FormatError
+
+    if args.refine < 0:
+        raise FormatError("--refine must be 0 or more steps")
+    codec = load_codec(args.model, refine_steps=args.refine)
     setting = args.iterations if args.iterations is not None else args.quality
-    return compress_file(codec, args, codec.name, setting)
+    if not args.refine:
+        return compress_file(codec, args, codec.name, setting)
+    from tqdm import tqdm
+
+    with tqdm(unit="step", desc="refining", disable=args.quiet, leave=False) as bar:
+        def advance(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        codec.refine_progress = advance
+        try:
+            return compress_file(codec, args, f"{codec.name}, refined {args.refine} steps", setting)
+        finally:
+            codec.refine_progress = None

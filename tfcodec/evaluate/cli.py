@@ -40,6 +40,9 @@ codecs:
   jxl    JPEG XL (libjxl VarDCT), effort 7, quality sweep
   tfcodec:NAME  a tfcodec learned model by name or weights path; sweeps its
                 rate_settings
+  tfcodec:NAME+refine=STEPS
+                the same model with encoder-side latent refinement
+                (compress --refine STEPS): the same decoder, other points
 
 published curves (--published FILE), JSON:
   {"name": "Paper 2018", "bpp": [0.1, 0.3], "psnr": [27.1, 30.2],

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tfcodec.evaluate import metrics
+from tfcodec.errors import FormatError
 from tfcodec.evaluate.classical import CLASSICAL, get_classical
 
 IMAGE_SUFFIXES = (".png", ".ppm", ".pnm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
@@ -129,6 +130,16 @@ def _check_available(name: str) -> None:
             raise EvalError("codec jxl needs pillow-jxl-plugin (pip install pillow-jxl-plugin)") from e
 
 
+def _split_refinement(spec: str, ref: str) -> tuple[str, int]:
+    """``NAME+refine=N`` -> (NAME, N): the encoder refines latents N steps."""
+    name, sep, steps = ref.rpartition("+refine=")
+    if not sep:
+        return ref, 0
+    if not name or not steps.isdigit() or int(steps) < 1:
+        raise EvalError(f"{spec}: write the refinement as tfcodec:NAME+refine=STEPS, STEPS >= 1")
+    return name, int(steps)
+
+
 def resolve_codec(spec: str, settings: list | None = None) -> CodecEntry:
     """Turn a ``--codecs`` item into a codec: a classical name or ``tfcodec:NAME``."""
     if spec.startswith("tfcodec:"):
@@ -139,9 +150,10 @@ def resolve_codec(spec: str, settings: list | None = None) -> CodecEntry:
             from tfcodec.api import load_codec
         except ImportError as e:
             raise EvalError(f"{spec}: the learned-codec API (tfcodec.api) is not available: {e}") from e
+        ref, refine_steps = _split_refinement(spec, ref)
         try:
-            codec = load_codec(ref)
-        except (OSError, KeyError, ValueError) as e:
+            codec = load_codec(ref, refine_steps=refine_steps) if refine_steps else load_codec(ref)
+        except (OSError, KeyError, ValueError, FormatError) as e:
             raise EvalError(f"{spec}: cannot load the model: {e}") from e
         identity = getattr(codec, "identity", None)
         if callable(identity):
@@ -158,7 +170,11 @@ def resolve_codec(spec: str, settings: list | None = None) -> CodecEntry:
                     "its name only and go stale if the weights change (use --no-cache)",
                     stacklevel=2,
                 )
-        label = f"tfcodec:{codec.name}" if os.path.isfile(ref) else spec
+        label = f"tfcodec:{codec.name}" if os.path.isfile(ref) else f"tfcodec:{ref}"
+        if refine_steps:
+            # Refined files decode with the same weights, but are other points.
+            identity = f"{identity}; refine={refine_steps}"
+            label += f"+refine={refine_steps}"
         chosen = list(settings) if settings is not None else list(codec.rate_settings)
         return CodecEntry(label, codec, str(identity), chosen, "learned", f"tfcodec learned codec {codec.name}")
     name = spec.lower()

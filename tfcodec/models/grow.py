@@ -190,10 +190,18 @@ def _widen(old, new, path, n_old):
         return new
     # Kernels: Conv2D (k, k, in, out); Conv2DTranspose (k, k, out, in).
     in_axis, out_axis = (3, 2) if "conv2d_transpose" in path else (2, 3)
-    if new.shape[in_axis] > old.shape[in_axis]:
-        index = [slice(None)] * 4
-        index[in_axis] = slice(old.shape[in_axis], None)
-        index[out_axis] = slice(0, old.shape[out_axis])
-        new[tuple(index)] = 0.0
-    new[tuple(slice(0, d) for d in old.shape)] = old
+    return lay_kernel(old, new, np.arange(old.shape[in_axis]), np.arange(old.shape[out_axis]),
+                      in_axis, out_axis)
+
+
+def lay_kernel(old, new, in_map, out_map, in_axis=2, out_axis=3):
+    """A trained kernel laid into the fresh, larger `new` (Net2Net's "new units,
+    zero outgoing weights"): old input i and output o go to in_map[i] and
+    out_map[o]; the weights from new inputs into old outputs become zero, so
+    the old units compute what they did; new outputs keep their fresh weights."""
+    new_view = np.moveaxis(new, (in_axis, out_axis), (-2, -1))
+    old_view = np.moveaxis(old, (in_axis, out_axis), (-2, -1))
+    fresh_in = np.setdiff1d(np.arange(new_view.shape[-2]), in_map)
+    new_view[..., fresh_in[:, None], out_map[None, :]] = 0.0
+    new_view[..., in_map[:, None], out_map[None, :]] = old_view
     return new

@@ -104,10 +104,19 @@ class HyperpriorCodec(keras.Model):
 
     def forward(self, x, quality, training=True):
         """x in [0, 1], (B, H, W, 3); quality (B,). Returns x_hat and bits per image."""
-        c = self.config
-        gain, inverse_gain = self.gains(quality)
+        gain, _ = self.gains(quality)
         y = _float32(self.analysis(x)) * gain[:, None, None, :]
         z = _float32(self.hyper_analysis(y))
+        return self.forward_latents(y, z, quality, training=training)
+
+    def forward_latents(self, y, z, quality, training=True):
+        """`forward` from the gained latent y and hyper-latent z on.
+
+        Split out so that an encoder can search for better latents than the
+        analysis gives (`tfcodec.codecs.refine`) through the training objective.
+        """
+        c = self.config
+        _, inverse_gain = self.gains(quality)
         z_bits = -tf.reduce_sum(
             tf.math.log(self.hyper_prior(_uniform_noise(z) if training else tf.round(z))), axis=(1, 2, 3))
         features = _float32(self.hyper_synthesis(round_straight_through(z)))

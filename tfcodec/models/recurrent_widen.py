@@ -28,6 +28,8 @@ import dataclasses
 
 import numpy as np
 
+from tfcodec.models.grow import lay_kernel
+
 _GATES = {"lstm": (4, 4), "gru": (3, 2), "resgru": (3, 2)}  # (input conv, hidden conv) blocks
 
 
@@ -59,10 +61,7 @@ def _lay(old, new, in_map, out_map):
     if old.ndim == 1:
         new[out_map] = old
         return new
-    fresh_in = np.setdiff1d(np.arange(new.shape[2]), in_map)
-    new[:, :, fresh_in[:, None], out_map[None, :]] = 0.0   # nothing new feeds an old unit
-    new[:, :, in_map[:, None], out_map[None, :]] = old
-    return new
+    return lay_kernel(old, new, in_map, out_map)
 
 
 def widen_decoder(weights, fresh, source, target):
