@@ -14,7 +14,7 @@ import functools
 from tfcodec import container
 from tfcodec.errors import FormatError
 
-DEFAULT_MODEL = "cw2020-small-wide-range"
+DEFAULT_MODEL = "cw2020-small-full-range"
 # The recurrent model to use when rate control by truncation matters: the one
 # trained for MS-SSIM, which is what the recurrent family is judged on.
 DEFAULT_RECURRENT_MODEL = "rnn-gru-small-msssim-late"

@@ -173,7 +173,9 @@ def resolve_codec(spec: str, settings: list | None = None) -> CodecEntry:
         label = f"tfcodec:{codec.name}" if os.path.isfile(ref) else f"tfcodec:{ref}"
         if refine_steps:
             # Refined files decode with the same weights, but are other points.
-            identity = f"{identity}; refine={refine_steps}"
+            from tfcodec.codecs.refine import settings_label
+
+            identity = f"{identity}; {settings_label(refine_steps)}"
             label += f"+refine={refine_steps}"
         chosen = list(settings) if settings is not None else list(codec.rate_settings)
         return CodecEntry(label, codec, str(identity), chosen, "learned", f"tfcodec learned codec {codec.name}")

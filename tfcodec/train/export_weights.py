@@ -13,7 +13,7 @@ def register(subparsers):
         "export-weights", help="turn a checkpoint into a shipped weights file",
         description="Write a weights bundle (.npz) from the latest checkpoint of a training workdir.")
     p.add_argument("--workdir", required=True, help="training workdir (reads config.json and checkpoints/)")
-    p.add_argument("--out", required=True, help="output .npz (e.g. tfcodec/weights/cw2020-small-wide-range.npz)")
+    p.add_argument("--out", required=True, help="output .npz (e.g. tfcodec/weights/cw2020-small-full-range.npz)")
     p.add_argument("--calibration", required=True,
                    help="folder of training images for calibrating the integer nets")
     p.add_argument("--calibration-images", type=int, default=16, help="how many images (default %(default)s)")

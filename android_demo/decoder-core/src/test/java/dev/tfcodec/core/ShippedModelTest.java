@@ -14,7 +14,7 @@ import java.util.Map;
 import org.junit.Test;
 
 /**
- * The shipped model's real tables and integer nets ({@code tfcodec/weights/cw2020-small-wide-range.npz},
+ * The shipped model's real tables and integer nets ({@code tfcodec/weights/cw2020-small-full-range.npz},
  * read from the checkout: a weights bundle is an npz too) decode and encode a stream exactly as
  * Python does ({@code shipped} record of latents.txt). Skipped when the checkout is not beside
  * the tests (a copied module) or when the bundle was retrained after the vectors were written.
