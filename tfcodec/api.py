@@ -21,10 +21,15 @@ DEFAULT_RECURRENT_MODEL = "rnn-gru-small-msssim-late"
 _ALIASES = {"default": DEFAULT_MODEL, "rnn": DEFAULT_RECURRENT_MODEL}
 
 
-@functools.lru_cache(maxsize=8)
 def load_codec(name_or_path="default", refine_steps=0):
     """`refine_steps` > 0 (hyperprior models): the encoder refines each image's
     latents by that many gradient steps, slower encoding for smaller files."""
+    # Positional, so that load_codec(x) and load_codec(x, refine_steps=0) share one cached codec.
+    return _load_codec(name_or_path, int(refine_steps))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_codec(name_or_path, refine_steps):
     from tfcodec.weights import load_bundle, resolve
 
     bundle = load_bundle(resolve(_ALIASES.get(name_or_path, name_or_path)))

@@ -28,7 +28,6 @@ def register(subparsers):
 def run(args):
     from tfcodec.api import load_codec
     from tfcodec.commands.transcode import compress_file
-
     from tfcodec.errors import FormatError
 
     if args.refine < 0:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tfcodec.evaluate import metrics
 from tfcodec.errors import FormatError
+from tfcodec.evaluate import metrics
 from tfcodec.evaluate.classical import CLASSICAL, get_classical
 
 IMAGE_SUFFIXES = (".png", ".ppm", ".pnm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
