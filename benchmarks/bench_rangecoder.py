@@ -124,9 +124,16 @@ def race(coders, repeat):
     return best
 
 
-def tfcodec_coder(lookup, index, value, streams, packed=False):
-    idx = index.reshape(streams, -1)
-    val = value.reshape(streams, -1)
+def tfcodec_coder(lookup, index, value, streams, packed=False, interleaved=False):
+    if interleaved:
+        # Stream i codes flat positions i, i + S, i + 2S, ...: a [S, n / S]
+        # view of the C-order data that tfcodec reads one position at a time
+        # without a transposing copy.
+        idx = index.reshape(-1, streams).T
+        val = value.reshape(-1, streams).T
+    else:
+        idx = index.reshape(streams, -1)
+        val = value.reshape(streams, -1)
     rank = 1
     if streams == 1:
         idx, val, rank = idx[0], val[0], 0
@@ -135,7 +142,7 @@ def tfcodec_coder(lookup, index, value, streams, packed=False):
             return len(enc.data)
         return len(enc) if rank == 0 else sum(len(x) for x in enc)
 
-    name = "tfcodec packed" if packed else "tfcodec"
+    name = "tfcodec" + (" interleaved" if interleaved else "") + (" packed" if packed else "")
     return Coder(f"{name} {streams}", streams,
                  lambda: rangecoder.encode_index(lookup, idx, val, rank, packed=packed),
                  lambda enc: rangecoder.decode_index(lookup, idx, enc, rank), size, val)
@@ -212,6 +219,9 @@ def main(argv=None):
     parser.add_argument("--wall", action="store_true", help="time with wall-clock")
     parser.add_argument("--packed", action="store_true",
                         help="also time tfcodec's packed output (one buffer + lengths)")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="also time interleaved streams (stream i codes positions "
+                             "i, i+S, ...; no transposing copy)")
     args = parser.parse_args(argv)
     global CLOCK
     if args.wall:
@@ -239,6 +249,11 @@ def main(argv=None):
         (slow if s == 1 else coders).append(tfcodec_coder(lookup, index32, value32, s))
         if s > 1 and args.packed:
             coders.append(tfcodec_coder(lookup, index32, value32, s, packed=True))
+        if s > 1 and args.interleaved:
+            coders.append(tfcodec_coder(lookup, index32, value32, s, interleaved=True))
+            if args.packed:
+                coders.append(tfcodec_coder(lookup, index32, value32, s, packed=True,
+                                            interleaved=True))
     best = race(coders, args.repeat)
     best.update(race(slow, 1))
     c_enc, c_dec, _ = best[coders[0].name]

@@ -61,6 +61,19 @@ def lookup_for(table, search):
 PATHS = [("vector", False), ("vector", True), ("scalar", False)]
 
 
+@contextlib.contextmanager
+def encoder_tables(compact):
+    """compact=True: the encoder gathers from the unpadded bounds table (what
+    it does when the padded one would be too big)."""
+    saved = rc._PADDED_MAX_ENTRIES
+    if compact:
+        rc._PADDED_MAX_ENTRIES = 0
+    try:
+        yield
+    finally:
+        rc._PADDED_MAX_ENTRIES = saved
+
+
 # -----------------------------------------------------------------------------
 # Golden vectors
 # -----------------------------------------------------------------------------
@@ -77,13 +90,14 @@ def test_encode_matches_tfc_bytes(name, path, search):
     index, value = _Z[f"{name}/index"], _Z[f"{name}/value"]
     rank = int(_Z[f"{name}/stream_rank"])
     expected = _strings(name)
-    with coder_path(path):
+    # The encoder has no "search" variant; that flag picks its compact tables.
+    with coder_path(path), encoder_tables(compact=search):
         got = rc.encode_index(lookup, index, value, stream_rank=rank)
     if rank == 0:
         assert isinstance(got, bytes)
     assert _flatten(got) == expected, str(_Z[f"{name}/note"])
     if rank:
-        with coder_path(path):
+        with coder_path(path), encoder_tables(compact=search):
             packed = rc.encode_index(lookup, index, value, stream_rank=rank, packed=True)
         assert packed.tolist() == expected
         assert packed.data == b"".join(expected)
@@ -530,6 +544,38 @@ def test_encode_argument_errors():
     for path in ("vector", "scalar"):
         with coder_path(path), pytest.raises(ValueError, match="zero probability"):
             rc.encode_index(table, np.zeros((6, 4), int), np.tile([0, 2, 1, 0], (6, 1)), 1)
+    # Many streams: past a row's end (into the padded table's padding or
+    # beyond its width) and negative values are out of range, not p = 0.
+    index = np.zeros((6, 4), int)
+    index[:, 2] = 1
+    for bad in (1, 2, 7, -1):
+        value = np.zeros((6, 4), int)
+        value[3, 2] = bad
+        for path, compact in (("vector", False), ("vector", True), ("scalar", False)):
+            with coder_path(path), encoder_tables(compact), \
+                    pytest.raises(ValueError, match=f"value={bad} not in range .* row 1"):
+                rc.encode_index(table, index, value, 1)
+
+
+def test_interleaved_streams_match_copies():
+    """Streams laid out position-major (a transposed view, read without a copy)
+    code and decode exactly like the same arrays made contiguous."""
+    rng = np.random.default_rng(5)
+    cdfs = [rc.pmf_to_quantized_cdf(rng.random(n) + 0.01, 12) for n in (2, 5, 30, 300)]
+    lookup = rc.Lookup(rc.build_lookup(cdfs, 12))
+    rows = rng.integers(0, 4, 37 * 16)
+    values = (rng.random(rows.size) * np.array([2, 5, 30, 300])[rows]).astype(np.int32)
+    index_t, value_t = rows.reshape(37, 16).T, values.reshape(37, 16).T  # 16 streams
+    assert not index_t.flags.c_contiguous
+    expected = rc.encode_index(lookup, index_t.copy(), value_t.copy(), 1)
+    for compact in (False, True):
+        with encoder_tables(compact):
+            fresh = rc.Lookup(rc.build_lookup(cdfs, 12))  # builds its tables under `compact`
+            assert rc.encode_index(fresh, index_t, value_t, 1) == expected
+            packed = rc.encode_index(fresh, index_t, value_t, 1, packed=True)
+            assert packed.tolist() == expected
+    np.testing.assert_array_equal(rc.decode_index(lookup, index_t, expected, 1), value_t)
+    np.testing.assert_array_equal(rc.decode_index(lookup, index_t, packed, 1), value_t)
 
 
 def test_decode_format_errors():

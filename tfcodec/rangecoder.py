@@ -49,6 +49,9 @@ _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
 # worth building for the call (or already cached in a Lookup object).
 _BUCKET_BITS = 12
 _BUCKET_MAX_ENTRIES = 1 << 22
+# The encoder's padded bounds table (Lookup._padded_pairs) is built when at
+# most this many entries (16 bytes each) big.
+_PADDED_MAX_ENTRIES = 1 << 20
 # Scratch arrays up to this size are kept per thread between calls (see _Scratch).
 _SCRATCH_MAX_BYTES = 1 << 24
 
@@ -145,6 +148,7 @@ class Lookup:
         self._lower_cache: np.ndarray | None = None
         self._bounds_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._pairs_cache: np.ndarray | None = None
+        self._padded_cache: tuple | None = None
         self.bucket_entries = int(np.sum(np.left_shift(
             1, np.minimum(np.abs(prec), _BUCKET_BITS)))) if nrows else 0
 
@@ -242,6 +246,27 @@ class Lookup:
             pairs = np.ascontiguousarray(np.stack([lo_all, hi_all], axis=1))
             self._pairs_cache = pairs.view(np.dtype((np.void, 16))).reshape(-1)
         return self._pairs_cache
+
+    def _padded_pairs(self) -> tuple[np.ndarray, int] | None:
+        """The bound pairs with every row padded to the widest, ``(pairs, W)``:
+        symbol v of row r at ``r * W + v``, padding zero-width. The encoder then
+        finds a symbol by arithmetic (no gather of row starts) and needs no
+        range check of its own: a value past its row's end lands on padding,
+        which the coder sees as a zero-probability symbol. None when the
+        padding would take over ``_PADDED_MAX_ENTRIES`` entries. The unpadded
+        layout gathered from a smaller table, at the same speed in the coding
+        loop (most coded symbols sit near each row's mode either way)."""
+        if self._padded_cache is None:
+            width = int(self.num_symbols.max()) if self.num_rows else 0
+            if not self.num_rows or self.num_rows * width > _PADDED_MAX_ENTRIES:
+                self._padded_cache = (None,)
+            else:
+                pairs = np.zeros(self.num_rows * width, np.dtype((np.void, 16)))
+                lens = self.num_symbols
+                row_start = np.repeat(np.arange(self.num_rows) * width - self._bounds()[2], lens)
+                pairs[np.arange(int(lens.sum())) + row_start] = self._bound_pairs()
+                self._padded_cache = (pairs, width)
+        return None if self._padded_cache[0] is None else self._padded_cache
 
     def _buckets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Two-level inverse CDF for the decoder, small enough to stay in cache.
@@ -499,27 +524,42 @@ def encode_index(lookup, index, value, stream_rank: int = 0, packed: bool = Fals
     if idx.size and _unsigned(idx).max() >= table.num_rows:
         bad = idx[(idx < 0) | (idx >= table.num_rows)][0]
         raise ValueError(f"index={bad} not in range [0, {table.num_rows})")
-    # intp: the index dtype np.take uses without a conversion. The arrays
-    # stay lane-major (a transposed copy costs more than strided reads);
-    # ``pos_t`` is the position-major view: step j codes column j of every stream.
-    idx_p = _scratch.array("enc_index", idx.shape, np.intp)
-    np.copyto(idx_p, idx)
-    idx = idx_p
-    sym, esc_bits = _check_values(table, idx, val)
+    # Everything from here on is position-major ([per, lanes]): step j codes
+    # row j, one symbol of every stream, and reads it contiguously. Input
+    # laid out that way (``x.reshape(per, lanes).T``, streams interleaved)
+    # is read as is; lane-major input pays one transposing copy of the
+    # indices and strided reads of the values.
+    if val.dtype.itemsize < 4:
+        val = val.astype(np.int32)  # so that negatives read as huge unsigned
+    padded = None
+    if lanes > _SCALAR_MAX_STREAMS and per and not table.overflow.any():
+        padded = table._padded_pairs()
+    if padded is not None and _unsigned(val).max() < padded[1]:
+        # Fast path: position = row * W + value in the padded table (intp, the
+        # index dtype np.take wants); values past their row's end are caught
+        # as zero-probability symbols by the coder.
+        pos_t = _scratch.array("enc_pos", (per, lanes), np.intp)
+        np.multiply(idx.T, padded[1], out=pos_t, casting="unsafe")
+        np.add(pos_t, val.T, out=pos_t, casting="unsafe")
+        out, zero = _encode_lanes(padded[0], pos_t, None, packed)
+        if zero.any():
+            _raise_bad_value(table, idx[int(np.flatnonzero(zero)[0])],
+                             val[int(np.flatnonzero(zero)[0])])
+        return out if packed else _nest(out, stream_shape)
+    idx_t = _scratch.array("enc_index", (per, lanes), np.intp)  # the dtype np.take wants
+    np.copyto(idx_t, idx.T)
+    sym_t, esc_bits = _check_values(table, idx_t, val.T)
     lof, hif, first = table._bounds()
-    pos = _scratch.array("enc_pos", idx.shape, np.intp)
-    np.take(first, idx, out=pos, mode="clip")
-    pos += sym
-    pos_t = pos.T
-    if esc_bits is not None:
-        esc_bits = tuple(x.T for x in esc_bits)
+    pos_t = _scratch.array("enc_pos", (per, lanes), np.intp)
+    np.take(first, idx_t, out=pos_t, mode="clip")
+    np.add(pos_t, sym_t, out=pos_t, casting="unsafe")
     steps = None
     if lanes > _SCALAR_MAX_STREAMS and esc_bits is not None:
         # Escapes: precompute every step's bounds, escape bits interleaved
         # (None when uneven escapes would make that table too big).
         steps = _expand_escapes(lof[pos_t], hif[pos_t], esc_bits)
     if lanes <= _SCALAR_MAX_STREAMS or (esc_bits is not None and steps is None):
-        out = [_encode_scalar(lof[pos[i]], hif[pos[i]],
+        out = [_encode_scalar(lof[pos_t[:, i]], hif[pos_t[:, i]],
                               None if esc_bits is None else [x[:, i] for x in esc_bits])
                for i in range(lanes)]
         zero = np.array([s is None for s in out])
@@ -531,13 +571,26 @@ def encode_index(lookup, index, value, stream_rank: int = 0, packed: bool = Fals
         out, zero = _encode_lanes(table._bound_pairs(), pos_t, None, packed)
     if zero.any():
         i = int(np.flatnonzero(zero)[0])
-        p = pos[i]
-        j = int(np.flatnonzero(lof[p] == hif[p])[0])
-        raise ValueError(f"value={int(val[i, j])} has zero probability in row "
-                         f"{int(idx[i, j])}")
+        _raise_bad_value(table, idx[i], val[i])
     if packed:
         return out
     return _nest(out, stream_shape) if stream_shape else out[0]
+
+
+def _raise_bad_value(table: Lookup, rows, values):
+    """The error for a stream the coder found a zero-width symbol in: the
+    first value outside its row (no overflow), or of zero probability."""
+    rows, values = np.asarray(rows, np.int64), np.asarray(values, np.int64)
+    nsym = table.num_symbols[rows]
+    outside = (values < 0) | (values >= nsym)
+    if outside.any():
+        j = int(np.flatnonzero(outside)[0])
+        raise ValueError(f"value={values[j]} not in range [0, {nsym[j]}) "
+                         f"for row {rows[j]} (no overflow)")
+    lof, hif, first = table._bounds()
+    p = first[rows] + values
+    j = int(np.flatnonzero(lof[p] == hif[p])[0])
+    raise ValueError(f"value={int(values[j])} has zero probability in row {int(rows[j])}")
 
 
 def _check_values(table: Lookup, idx, val):
