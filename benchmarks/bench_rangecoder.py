@@ -1,6 +1,7 @@
 """Range coder throughput on a hyperprior-shaped workload, vs constriction.
 
     python benchmarks/bench_rangecoder.py [--repeat 5] [--streams 192,1536,...]
+        [--no-packed] [--no-interleaved]
 
 Workload: 192 channels x 32 x 48 = 294,912 symbols; 64 Gaussian tables at
 precision 16 (scales exp(linspace(log 0.11, log 256, 64)), support +-ceil(6
@@ -8,8 +9,12 @@ sigma), quantized with our TFC-exact pmf_to_quantized_cdf); each position
 picks a random table and its symbol is drawn from that quantized table, so
 the ideal size -sum log2 p is exact for every coder.
 
-The tensor is split along its leading axes into S independent streams
-(stream_rank=1 on a [S, 294912 / S] view) for tfcodec. constriction's queue
+The tensor is split into S independent streams for tfcodec (stream_rank=1
+on a [S, 294912 / S] view) in two ways: blocks along its leading axes
+(stream i codes a contiguous run of symbols, like the hyperprior codec's
+channel groups), and interleaved (stream i codes flat positions i, i + S,
+...: the coder reads one symbol of every stream per step, which is the
+data's own memory order here, so no transposing copy is needed). constriction's queue
 RangeEncoder codes one stream (it has no multi-stream API) with:
 
 * ``categorical``: one ``Categorical(perfect=False)`` per table holding the
@@ -30,9 +35,9 @@ Both sides are single-threaded. Times are the best of ``--repeat`` rounds,
 each round running every coder once (interleaved, so drift on a shared
 machine hits all coders alike), in process CPU time (``--wall`` for
 wall-clock): on a shared machine CPU time is the stabler measure.
-``--packed`` adds tfcodec's ``packed=True`` output (one buffer and the
-lengths, like constriction's one compressed array) next to the list of
-bytes that TFC's API returns.
+Rows marked ``packed`` use tfcodec's ``packed=True`` output (one buffer and
+the lengths, like constriction's one compressed array) instead of the list
+of bytes that TFC's API returns.
 """
 
 from __future__ import annotations
@@ -217,11 +222,11 @@ def main(argv=None):
     parser.add_argument("--no-gaussian", action="store_true",
                         help="skip constriction's QuantizedGaussian baseline")
     parser.add_argument("--wall", action="store_true", help="time with wall-clock")
-    parser.add_argument("--packed", action="store_true",
+    parser.add_argument("--packed", action=argparse.BooleanOptionalAction, default=True,
                         help="also time tfcodec's packed output (one buffer + lengths)")
-    parser.add_argument("--interleaved", action="store_true",
+    parser.add_argument("--interleaved", action=argparse.BooleanOptionalAction, default=True,
                         help="also time interleaved streams (stream i codes positions "
-                             "i, i+S, ...; no transposing copy)")
+                             "i, i+S, ...; read without a transposing copy)")
     args = parser.parse_args(argv)
     global CLOCK
     if args.wall:

@@ -637,3 +637,21 @@ def test_decode_argument_errors():
     with pytest.raises(ValueError, match="index"):
         rc.decode_index(table, np.ones(3, int), b"")
     assert issubclass(FormatError, ValueError)
+
+
+def test_benchmark_runs_and_round_trips(capsys):
+    """benchmarks/bench_rangecoder.py checks every coder's round trip itself;
+    one quick round with both stream layouts, packed and not."""
+    pytest.importorskip("constriction")
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "bench_rangecoder.py"
+    spec = importlib.util.spec_from_file_location("bench_rangecoder", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main(["--repeat", "1", "--streams", "1536", "--no-gaussian"])
+    out = capsys.readouterr().out
+    names = sorted(line[:27].strip() for line in out.splitlines() if line.startswith("tfcodec "))
+    assert names == ["tfcodec", "tfcodec interleaved", "tfcodec interleaved packed",
+                     "tfcodec packed"]
+    assert "ratio = throughput" in out
