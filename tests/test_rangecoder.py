@@ -655,3 +655,23 @@ def test_benchmark_runs_and_round_trips(capsys):
     assert names == ["tfcodec", "tfcodec interleaved", "tfcodec interleaved packed",
                      "tfcodec packed"]
     assert "ratio = throughput" in out
+
+
+@pytest.mark.parametrize("escapes", [0, 1, 5])
+def test_overflow_rows_fast_path_matches_scalar(escapes):
+    """Overflow tables take the padded fast path while no value needs an
+    escape, and start over on the general path when one does: the bytes are
+    the scalar (TFC-port) coder's either way."""
+    rng = np.random.default_rng(escapes)
+    cdfs = [rc.pmf_to_quantized_cdf(rng.random(n) + 0.01, 14) for n in (3, 9, 40)]
+    table = rc.build_lookup(cdfs, 14, overflow=True)
+    index = rng.integers(0, 3, (12, 50))
+    value = (rng.random(index.shape) * (np.array([3, 9, 40])[index] - 1)).astype(np.int32)
+    for k in range(escapes):  # far outside and negative values: escapes
+        value[rng.integers(12), rng.integers(50)] = (-1) ** k * (1000 + k)
+    with coder_path("scalar"):
+        expected = rc.encode_index(table, index, value, 1)
+    for compact in (False, True):
+        with coder_path("vector"), encoder_tables(compact):
+            assert rc.encode_index(rc.Lookup(table), index, value, 1) == expected
+    np.testing.assert_array_equal(rc.decode_index(table, index, expected, 1), value)

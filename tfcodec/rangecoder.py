@@ -254,7 +254,8 @@ class Lookup:
         finds a symbol by arithmetic (no gather of row starts) and needs no
         range check of its own: a value past its row's end lands on padding,
         which the coder sees as a zero-probability symbol. None when the
-        padding would take over ``_PADDED_MAX_ENTRIES`` entries. The unpadded
+        padding would take over ``_PADDED_MAX_ENTRIES`` entries. Overflow rows'
+        escape symbols are zero-width here as well (see ``encode_index``). The unpadded
         layout gathered from a smaller table, at the same speed in the coding
         loop (most coded symbols sit near each row's mode either way)."""
         if self._padded_cache is None:
@@ -266,6 +267,11 @@ class Lookup:
                 lens = self.num_symbols
                 row_start = np.repeat(np.arange(self.num_rows) * width - self._bounds()[2], lens)
                 pairs[np.arange(int(lens.sum())) + row_start] = self._bound_pairs()
+                # An overflow row's escape symbol is blanked too: a value that
+                # needs an escape stops the fast path, which leaves it to the
+                # general one.
+                esc = np.flatnonzero(self.overflow)
+                pairs[esc * width + lens[esc] - 1] = 0
                 self._padded_cache = (pairs, width)
         return None if self._padded_cache[0] is None else self._padded_cache
 
@@ -533,20 +539,22 @@ def encode_index(lookup, index, value, stream_rank: int = 0, packed: bool = Fals
     if val.dtype.itemsize < 4:
         val = val.astype(np.int32)  # so that negatives read as huge unsigned
     padded = None
-    if lanes > _SCALAR_MAX_STREAMS and per and not table.overflow.any():
+    if lanes > _SCALAR_MAX_STREAMS and per:
         padded = table._padded_pairs()
     if padded is not None and _unsigned(val).max() < padded[1]:
         # Fast path: position = row * W + value in the padded table (intp, the
-        # index dtype np.take wants); values past their row's end are caught
-        # as zero-probability symbols by the coder.
+        # index dtype np.take wants); values past their row's end, and values
+        # that need an escape, are caught as zero-width symbols by the coder.
         pos_t = _scratch.array("enc_pos", (per, lanes), np.intp)
         np.multiply(idx.T, padded[1], out=pos_t, casting="unsafe")
         np.add(pos_t, val.T, out=pos_t, casting="unsafe")
         out, zero = _encode_lanes(padded[0], pos_t, None, packed)
-        if zero.any():
-            _raise_bad_value(table, idx[int(np.flatnonzero(zero)[0])],
-                             val[int(np.flatnonzero(zero)[0])])
-        return out if packed else _nest(out, stream_shape)
+        if not zero.any():
+            return out if packed else _nest(out, stream_shape)
+        if not table.overflow.any():
+            i = int(np.flatnonzero(zero)[0])
+            _raise_bad_value(table, idx[i], val[i])
+        # Escapes (or an error the general path words better): start over there.
     idx_t = _scratch.array("enc_index", (per, lanes), np.intp)  # the dtype np.take wants
     np.copyto(idx_t, idx.T)
     sym_t, esc_bits = _check_values(table, idx_t, val.T)
