@@ -137,6 +137,7 @@ def _instrument_hyperprior(codec, clock):
         "decode_index": staticmethod(clock.wrap("range coder", rangecoder.decode_index)),
     })
     codec._analyse = clock.wrap("tf analysis", codec._analyse)
+    codec._hyper_analyse = clock.wrap("tf analysis", codec._hyper_analyse)
     codec._synthesise = clock.wrap("tf synthesis", codec._synthesise)
     return ("tf analysis", "integer nets", "range coder", "tf synthesis")
 

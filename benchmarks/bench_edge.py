@@ -8,7 +8,7 @@
     python benchmarks/bench_edge.py --quality-check --weights W.npz --models EXPORT_DIR [--limit 24]
 
 Speed: the encoder transforms (analysis, gain, hyper-analysis) of the float TF
-model (`HyperpriorCoder._analyse`) and of the exported models under LiteRT
+model (`HyperpriorCoder._analyse` and `_hyper_analyse`) and of the exported models under LiteRT
 (`EdgeCodec.analyse`), then whole compress/decompress calls (which add the
 same numpy entropy coding on both sides). Both run single-threaded by
 default and times are process CPU seconds (best of --repeat), which stay
@@ -147,14 +147,14 @@ def speed(args):
                "clock": "wall" if args.wall else "process CPU", "mode": edge.manifest["mode"]}
 
     # Warm up (tracing, interpreter allocation), then time.
-    coder._analyse(x, q)
+    coder._hyper_analyse(coder._analyse(x, q))
     edge.analyse(rgb, quality)
     data_tf = coder.compress(rgb, quality)
     data_edge = edge.compress(rgb, quality)
     coder.decompress(data_tf)
     edge.decompress(data_edge)
     timings = {
-        "encoder transforms, float TF": lambda: coder._analyse(x, q),
+        "encoder transforms, float TF": lambda: coder._hyper_analyse(coder._analyse(x, q)),
         f"encoder transforms, {edge.manifest['mode']} LiteRT": lambda: edge.analyse(rgb, quality),
         "compress, TF coder": lambda: coder.compress(rgb, quality),
         "compress, edge": lambda: edge.compress(rgb, quality),

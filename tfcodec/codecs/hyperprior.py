@@ -8,7 +8,7 @@ arithmetic in `tfcodec.codecs.latent_coding`, shared with the edge runtime.
 
 import numpy as np
 
-from tfcodec import container
+from tfcodec import container, tiling
 from tfcodec.codecs.latent_coding import (LatentCoder, check_image, dequantise, pad_image,
                                           quality_to_rate, search_quality, to_uint8, RATE_SCALE)
 from tfcodec.entropy import tables
@@ -54,8 +54,12 @@ class HyperpriorCoder:
                                       tf.TensorSpec((1,), tf.float32)])
         def analyse(x, quality):
             gain, _ = model.gains(quality)
-            y = model.analysis(x) * gain[:, None, None, :]
-            return y, model.hyper_analysis(y)
+            return model.analysis(x) * gain[:, None, None, :]
+
+        @tf.function(input_signature=[tf.TensorSpec((1, None, None, self.config.latent_channels),
+                                                    tf.float32)])
+        def hyper_analyse(y):
+            return model.hyper_analysis(y)
 
         @tf.function(input_signature=[tf.TensorSpec((1, None, None, None), tf.float32),
                                       tf.TensorSpec((1,), tf.float32)])
@@ -64,6 +68,7 @@ class HyperpriorCoder:
             return model.synthesis(y_hat * inverse_gain[:, None, None, :])
 
         self._analyse = analyse
+        self._hyper_analyse = hyper_analyse
         self._synthesise = synthesise
 
     def compress(self, rgb, quality=0.5):
@@ -77,13 +82,14 @@ class HyperpriorCoder:
 
         rgb = check_image(rgb)
         rate = quality_to_rate(quality)
-        x = tf.constant(pad_image(rgb)[None].astype(np.float32) / 255.0)
+        x = pad_image(rgb).astype(np.float32) / 255.0
         q = tf.constant([rate / RATE_SCALE], tf.float32)
-        y, z = self._analyse(x, q)
+        # Large images go through the analysis in tiles (bounded memory, same y).
+        y = tiling.run_tiled(lambda part: self._analyse(part[None], q)[0], x,
+                             tiling.default_tile("analysis"), tiling.ANALYSIS)[None]
+        z = self._hyper_analyse(y).numpy()
         if self.refine_steps:
-            y, z = self._refine(x, y, z, q, rgb.shape[0], rgb.shape[1])
-        else:
-            y, z = y.numpy(), z.numpy()
+            y, z = self._refine(tf.constant(x[None]), y, z, q, rgb.shape[0], rgb.shape[1])
         return self.latents.encode(y[0], z[0], rgb.shape[0], rgb.shape[1], rate)
 
     def _refine(self, x, y, z, quality, height, width):
@@ -110,7 +116,9 @@ class HyperpriorCoder:
             y_hat = [y_hat[i] + self.model.latent_residual(i, mean_float, y_hat[:i + 1]).numpy()
                      for i in range(self.config.num_slices)]
         q = tf.constant([header.rate / RATE_SCALE], tf.float32)
-        x_hat = self._synthesise(tf.constant(np.concatenate(y_hat, axis=-1)), q).numpy()[0]
+        x_hat = tiling.run_tiled(lambda part: self._synthesise(part[None], q)[0],
+                                 np.concatenate(y_hat, axis=-1)[0], tiling.default_tile("synthesis"),
+                                 tiling.SYNTHESIS)
         return to_uint8(x_hat, header.height, header.width)
 
     def compress_for_bpp(self, rgb, bpp):

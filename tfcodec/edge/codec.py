@@ -18,10 +18,9 @@ import os
 
 import numpy as np
 
-from tfcodec import container
+from tfcodec import container, tiling
 from tfcodec.codecs.latent_coding import (
     RATE_SCALE,
-    STRIDE,
     LatentCoder,
     check_image,
     dequantise,
@@ -126,18 +125,27 @@ class EdgeCodec:
         return self._models[role]
 
     def _run(self, role, array, mode="constant"):
-        """Runs a role on (h, w, c). A static-shape model gets the array padded at the
-        bottom/right (edge-replicated image, zero latents) and its output cropped back."""
+        """Runs a role on (h, w, c), in tiles where the input exceeds the model's static
+        size or TILE_PIXELS (`tfcodec.tiling`: the stitched output is the whole input's)."""
         model = self.model(role)
+        size = model.static_size
+        tile = tuple(size) if size is not None else tiling.default_tile(role)
+        try:
+            return tiling.run_tiled(lambda part: self._run_piece(model, part, mode), array, tile,
+                                    tiling.hyperprior_geometry(role, self.config))
+        except tiling.TilingError:
+            raise FormatError(
+                f"this export's static {role} input ({size[1]}x{size[0]}) is too small to tile an image "
+                f"larger than it; export with a larger --height/--width, or without them "
+                "(dynamic shapes) for CPU runtimes") from None
+
+    @staticmethod
+    def _run_piece(model, array, mode):
+        """One model call. A static-shape model gets an input smaller than its size padded
+        at the bottom/right (edge-replicated image, zero latents) and its output cropped back."""
         h, w = array.shape[:2]
         size = model.static_size
         if size is not None:
-            if h > size[0] or w > size[1]:
-                pixels = 1 if role == "analysis" else 16
-                raise FormatError(
-                    f"image too large for this export: its static input holds {size[1] * pixels}x"
-                    f"{size[0] * pixels} pixels (after padding to multiples of {STRIDE}); export with a "
-                    "larger --height/--width, or without them (dynamic shapes) for CPU runtimes")
             array = _pad_to(array, size, mode)
         out = model(array[None])[0]
         scale = out.shape[0] / array.shape[0]

@@ -3,8 +3,8 @@
 The interpreter comes from `ai_edge_litert` (fallback: `tflite_runtime`).
 Quantised models are fed and read through their own input/output scale and
 zero point, so the caller never sees int8. Dynamic-shape models are resized
-to each input; static-shape (Edge TPU) models take exactly their size and the
-codec pads to it.
+to each input; static-shape (Edge TPU) models take exactly their size, and the
+codec pads smaller inputs and tiles larger ones (`tfcodec.tiling`).
 """
 
 import os
