@@ -35,7 +35,8 @@ def build_parser():
                            "edgetpu_compiler when it is on PATH")
     p.set_defaults(mode="int8")
     p.add_argument("--height", type=int, help="static input height, a multiple of 64 (--edgetpu default 512; "
-                                              "other modes: dynamic when omitted)")
+                                              "other modes: dynamic when omitted). Larger images are coded "
+                                              "in tiles of this size when it is at least 320")
     p.add_argument("--width", type=int, help="static input width, a multiple of 64 (--edgetpu default 768)")
     p.add_argument("--calibration", help="folder of TRAINING images for int8 calibration (required for "
                                          "--int8/--edgetpu)")
