@@ -134,10 +134,13 @@ class EdgeCodec:
             return tiling.run_tiled(lambda part: self._run_piece(model, part, mode), array, tile,
                                     tiling.hyperprior_geometry(role, self.config))
         except tiling.TilingError:
+            if size is None:
+                raise
+            pixels = 1 if role == "analysis" else 16
             raise FormatError(
-                f"this export's static {role} input ({size[1]}x{size[0]}) is too small to tile an image "
-                f"larger than it; export with a larger --height/--width, or without them "
-                "(dynamic shapes) for CPU runtimes") from None
+                f"this export's static input ({size[1] * pixels}x{size[0] * pixels} pixels at its {role} "
+                f"model) is too small to tile an image larger than it; export with a larger --height/--width "
+                "(320 or more), or without them (dynamic shapes) for CPU runtimes") from None
 
     @staticmethod
     def _run_piece(model, array, mode):
