@@ -52,11 +52,10 @@ def test_run_tiled_stitches_in_place():
     assert len(calls) > 2 and all(s[:2] == (16, 24) for s in calls[:-1])
 
 
-def _random_net(layers, channels_in, seed):
+def _random_net(net, channels_in, seed):
     import keras
 
     keras.utils.set_random_seed(seed)
-    net = layers
     net.build((1, None, None, channels_in))
     for w in net.weights:  # GDN's beta/gamma stay positive through their reparameterisation
         if "kernel" in w.path:
