@@ -286,10 +286,11 @@ def test_roundtrip_skewed_tables_many_carries(seed, streams, per):
 
 @pytest.mark.parametrize("streams, per", [(40, 300), (300, 40), (300, 260)])
 def test_carries_land_on_the_right_digit_every_layout(streams, per):
-    """The vector encoder places carries with a running digit count whose
-    dtype and method depend on the shape (cumsum below 256 lanes, row
-    additions above; uint8 counts up to 255 steps, uint16 beyond): every
-    stream must match the scalar port of TFC's coder byte for byte."""
+    """The vector encoder places digits, and the carries their records hold,
+    with a running digit count whose dtype and method depend on the shape
+    (cumsum below 256 lanes, row additions above; uint8 counts up to 255
+    steps, uint16 beyond): every stream must match the scalar port of TFC's
+    coder byte for byte."""
     rng = np.random.default_rng(streams * 1000 + per)
     cdfs = [[0, 1, 2, 65534, 65535, 65536], [0, 65535, 65536], [0, 32768, 65536]]
     table = rc.build_lookup(cdfs, 16)
@@ -300,6 +301,50 @@ def test_carries_land_on_the_right_digit_every_layout(streams, per):
         vec = rc.encode_index(table, index, value, 1)
     with coder_path("scalar"):
         assert rc.encode_index(table, index, value, 1) == vec
+
+
+def test_interleaved_int32_streams_with_late_carries_match_scalar(monkeypatch):
+    """Interleaved int32 input takes the per-step position path, and carries
+    that wait in base for the next digit, or outlive the last one, or meet
+    the finalize's state 1 all land where TFC's coder (the scalar port)
+    puts them."""
+    seen = {}
+    encode_lanes, collect = rc._encode_lanes, rc._collect_streams
+
+    def spy_lanes(pairs, positions, steps_lohi, packed=False):
+        seen["per_step"] = isinstance(positions, tuple)
+        return encode_lanes(pairs, positions, steps_lohi, packed)
+
+    def spy_collect(rec_high, rec_ren, late_carry, state1, *rest):
+        seen["late_carry"], seen["state1"] = int(late_carry.sum()), int(state1.sum())
+        seen["waiting"] = int(((rec_high[:-1] >> 16) & ~rec_ren[:-1]).sum())
+        return collect(rec_high, rec_ren, late_carry, state1, *rest)
+
+    monkeypatch.setattr(rc, "_encode_lanes", spy_lanes)
+    monkeypatch.setattr(rc, "_collect_streams", spy_collect)
+    rng = np.random.default_rng(11)
+    cdfs = [[0, 1, 2, 65534, 65535, 65536], [0, 65535, 65536], [0, 1, 65536],
+            [0, 32768, 65536], [0, 65000, 65536]]
+    table = rc.Lookup(rc.build_lookup(cdfs, 16))
+    streams, per = 3000, 12
+    rows = rng.integers(0, len(cdfs), per * streams).astype(np.int32)
+    likely = np.array([2, 0, 1, 0, 0])
+    lens = np.array([len(c) - 1 for c in cdfs])
+    values = np.where(rng.random(rows.size) < 0.9, likely[rows],
+                      (rng.random(rows.size) * lens[rows]).astype(int)).astype(np.int32)
+    index_t, value_t = rows.reshape(per, streams).T, values.reshape(per, streams).T
+    with coder_path("vector"):
+        packed = rc.encode_index(table, index_t, value_t, 1, packed=True)
+        listed = rc.encode_index(table, index_t, value_t, 1)
+        decoded = rc.decode_index(table, index_t, packed, 1)
+    assert seen["per_step"]
+    # The data reaches every carry case (counts from the last call).
+    assert seen["late_carry"] and seen["state1"] and seen["waiting"]
+    with coder_path("scalar"):
+        expected = rc.encode_index(table, index_t.copy(), value_t.copy(), 1)
+    assert listed == expected
+    assert packed.tolist() == expected
+    np.testing.assert_array_equal(decoded, value_t)
 
 
 @settings(max_examples=150, deadline=None)

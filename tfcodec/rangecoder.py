@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import sys
 import threading
 from operator import itemgetter
 from typing import Any
@@ -37,6 +36,18 @@ _U64_MASK = np.uint64(_MASK)
 _SIXTEEN = np.uint64(16)
 _THIRTYTWO = np.uint64(32)
 _ONE16 = 1 << 16
+# Typed scalars for the coding loops: a Python int operand costs numpy a
+# conversion on every call (about 0.7 us, a third of an operation on 6,144 lanes).
+_ONE16_U64 = np.uint64(_ONE16)
+_ONE_U64 = np.uint64(1)
+_FOUR = np.uint64(4)
+_ZERO_I32 = np.int32(0)
+# The encoder's mask for base: 33 bits keep a pending carry, 32 drop it.
+_KEEP_CARRY = np.uint64((1 << 33) - 1)
+# Adding 2**52 to a float64 integer below 2**52 leaves the integer in the low
+# mantissa bits: the decoder reads them as int64, less the bits of 2**52.
+_TWO52 = float(1 << 52)
+_TWO52_BITS = np.float64(_TWO52).view(np.int64)
 # TFC's escape coder shifts ``1 << n`` in int32, so it only works for an
 # Elias-gamma payload below 2**30; larger values are undefined behaviour there.
 _GAMMA_LIMIT = 1 << 30
@@ -86,9 +97,6 @@ class _Scratch(threading.local):
 
 
 _scratch = _Scratch()
-
-# Which uint16 of a uint64 holds bits 16..31 (the encoder reads digits so).
-_DIGIT_WORD = 1 if sys.byteorder == "little" else 2
 
 
 # -----------------------------------------------------------------------------
@@ -149,6 +157,7 @@ class Lookup:
         self._lower_cache: np.ndarray | None = None
         self._bounds_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._pairs_cache: np.ndarray | None = None
+        self._decoder_pairs_cache: np.ndarray | None = None
         self._padded_cache: tuple | None = None
         self.bucket_entries = int(np.sum(np.left_shift(
             1, np.minimum(np.abs(prec), _BUCKET_BITS)))) if nrows else 0
@@ -248,6 +257,14 @@ class Lookup:
             self._pairs_cache = lo_all | (hi_all << np.uint64(32))
         return self._pairs_cache
 
+    def _decoder_pairs(self) -> np.ndarray:
+        """For the decoder's CDF position g (first entry >= the target), the
+        symbol's bounds as one uint64, ``cdf[g - 1] | cdf[g] << 32``: one
+        gather instead of two."""
+        if self._decoder_pairs_cache is None:
+            self._decoder_pairs_cache = self._lower_bounds() | (self._cdf16 << np.uint64(32))
+        return self._decoder_pairs_cache
+
     def _padded_pairs(self) -> tuple[np.ndarray, int] | None:
         """The bound pairs with every row padded to the widest, ``(pairs, W)``:
         symbol v of row r at ``r * W + v``, padding zero-width. The encoder then
@@ -305,8 +322,9 @@ class Lookup:
             last = self._start[row] + lens[row] - 1
             nxt = cdf_p[np.minimum(g0 + 1, last)]
             ok = (cdf_p[g0] >= tmax) | (nxt >= tmax)
-            # intp, the dtype np.take wants for indices (no conversion per step).
-            table = np.where(ok, g0, -1 - g0).astype(np.intp)
+            # int32: half the bytes of intp, so more of the table stays in
+            # cache (its gathers are the decoder's costliest step).
+            table = np.where(ok, g0, -1 - g0).astype(np.int32)
             self._bucket_cache = (table, off, k, np.ldexp(self._cdf16.astype(np.float64), -16))
         return self._bucket_cache
 
@@ -351,16 +369,17 @@ class PackedStrings:
                              f"the buffer has {len(self.data)}")
 
     @classmethod
-    def _from_spans(cls, blob: bytes, starts, ends):
-        """From the [start, end) spans of ``blob``, in order from start 0; the few
-        bytes after a span's end (a dropped zero byte, stripped zeros) are cut out."""
-        gaps = np.append(starts[1:], len(blob)) - ends
+    def _from_spans(cls, data: np.ndarray, starts, ends):
+        """From the [start, end) spans of the uint8 ``data``, in order from
+        start 0; the few bytes after a span's end (a dropped zero byte,
+        stripped zeros) are cut out."""
+        gaps = np.append(starts[1:], len(data)) - ends
         if not gaps.any():
-            return cls(blob, ends - starts)
-        keep = np.ones(len(blob), np.bool_)
+            return cls(data.tobytes(), ends - starts)
+        keep = np.ones(len(data), np.bool_)
         for k in range(int(gaps.max())):
             keep[ends[gaps > k] + k] = False
-        return cls(np.frombuffer(blob, np.uint8)[keep].tobytes(), ends - starts)
+        return cls(data[keep].tobytes(), ends - starts)
 
     def __len__(self):
         return self.lengths.size
@@ -545,10 +564,16 @@ def encode_index(lookup, index, value, stream_rank: int = 0, packed: bool = Fals
         # Fast path: position = row * W + value in the padded table (intp, the
         # index dtype np.take wants); values past their row's end, and values
         # that need an escape, are caught as zero-width symbols by the coder.
-        pos_t = _scratch.array("enc_pos", (per, lanes), np.intp)
-        np.multiply(idx.T, padded[1], out=pos_t, casting="unsafe")
-        np.add(pos_t, val.T, out=pos_t, casting="unsafe")
-        out, zero = _encode_lanes(padded[0], pos_t, None, packed)
+        if (idx.dtype == val.dtype == np.int32 and idx.T.flags.c_contiguous
+                and val.T.flags.c_contiguous):
+            # Interleaved int32 input: positions step by step (rows * W <=
+            # 2**20 fits int32).
+            positions = (idx.T, val.T, np.int32(padded[1]))
+        else:
+            positions = _scratch.array("enc_pos", (per, lanes), np.intp)
+            np.multiply(idx.T, padded[1], out=positions, casting="unsafe")
+            np.add(positions, val.T, out=positions, casting="unsafe")
+        out, zero = _encode_lanes(padded[0], positions, None, packed)
         if not zero.any():
             return out if packed else _nest(out, stream_shape)
         if not table.overflow.any():
@@ -712,61 +737,102 @@ def _encode_scalar(lo_row, hi_row, esc_bits) -> bytes | None:
     return bytes(sink)
 
 
-def _encode_lanes(pairs, pos_t, steps_lohi, packed=False):
+def _encode_lanes(pairs, positions, steps_lohi, packed=False):
     """Encodes all streams in lock-step; returns one bytes per stream and a
     per-stream flag for zero-probability symbols.
 
-    Step j codes the symbols at ``pos_t[j]`` in ``pairs`` (one uint64
+    Step j codes the symbols at ``positions[j]`` in ``pairs`` (one uint64
     ``lower | upper << 32`` per symbol), one per stream, or the precomputed
-    bounds ``steps_lohi[0][j], steps_lohi[1][j]``. The loop records the
-    33-bit sum ``base + a`` and whether the interval was renormalized. Each
-    renormalization emits the top 16 bits of base as a digit; bit 32 of the
-    sum is a carry into the digits already emitted. Resolving the carries
-    afterwards yields exactly TFC's bytes, because TFC's "delay" state only
-    withholds the digits a carry could still change.
+    bounds ``steps_lohi[0][j], steps_lohi[1][j]``. ``positions`` is an intp
+    [steps, lanes] array, or ``(rows, values, width)`` with int32 [steps,
+    lanes] rows and values of a row-padded table: then each step computes
+    its positions ``rows * width + values`` (in int32, widened to intp for
+    the gather), which spares the cache a whole intp position array (2.4 MB
+    at hyperprior sizes, about 5 % of the encoder's time). The loop records bits
+    16..32 of the sum ``base + a`` and whether the interval was
+    renormalized. Each renormalization emits bits 16..31 of the sum as a
+    digit. Bit 32 is a carry into the digits already emitted: base keeps it
+    until the lane's next renormalization, so a digit's record also holds
+    the carry into the digit before it (TFC's coder carries at most once
+    between two digits). Resolving the carries afterwards yields exactly
+    TFC's bytes, because TFC's "delay" state only withholds the digits a
+    carry could still change.
     """
     if steps_lohi is not None:
         lo_t, hi_t = steps_lohi
         steps, lanes = lo_t.shape
     else:
-        steps, lanes = pos_t.shape
+        per_step = isinstance(positions, tuple)
+        if per_step:
+            rows_t, values_t, width = positions
+            steps, lanes = rows_t.shape
+            pos32 = np.empty(lanes, np.int32)
+            pos = np.empty(lanes, np.intp)
+        else:
+            steps, lanes = positions.shape
         fetched = np.empty(lanes, np.uint64)
         lo = np.empty(lanes, np.uint64)
         hi = np.empty(lanes, np.uint64)
     # One extra row for the finalize digit.
-    rec_sum = _scratch.array("enc_sum", (steps + 1, lanes), np.uint64)
+    # Bits 16.. of each step's sum (a digit and the carry bit above it): half
+    # the bytes of the sums themselves, which the loop keeps in one hot row.
+    rec_high = _scratch.array("enc_high", (steps + 1, lanes), np.uint32)
     rec_ren = _scratch.array("enc_renorm", (steps + 1, lanes), np.bool_)
     base = np.zeros(lanes, np.uint64)
     size = np.full(lanes, 1 << 32, np.uint64)
     a = np.empty(lanes, np.uint64)
     b = np.empty(lanes, np.uint64)
     sh = np.empty(lanes, np.uint64)  # same dtype as the shifted: no casting loop
+    s = np.empty(lanes, np.uint64)
+    keep = np.empty(lanes, np.uint64)
+    r64 = np.empty(lanes, np.uint64)
+    # Local names and positional outputs: a global lookup and keyword
+    # parsing cost about 0.1 us per call, and this loop makes 17 to 20 per step.
+    mul, add, sub, rshift, lshift, band, le = (
+        np.multiply, np.add, np.subtract, np.right_shift, np.left_shift,
+        np.bitwise_and, np.less_equal)
+    copyto = np.copyto
     for j in range(steps):
         if steps_lohi is not None:
             lo, hi = lo_t[j], hi_t[j]
         else:
+            if per_step:
+                mul(rows_t[j], width, pos32)
+                add(pos32, values_t[j], pos32)
+                copyto(pos, pos32)
+            else:
+                pos = positions[j]
             # mode="clip": positions are validated; the default mode buffers.
-            np.take(pairs, pos_t[j], out=fetched, mode="clip")
-            np.bitwise_and(fetched, _U64_MASK, out=lo)
-            np.right_shift(fetched, _THIRTYTWO, out=hi)
-        np.multiply(size, lo, out=a)
-        a >>= 16
-        np.multiply(size, hi, out=b)
-        b >>= 16
-        s = rec_sum[j]
-        np.add(base, a, out=s)
-        np.subtract(b, a, out=size)
+            # The method: np.take's Python wrapper costs 1 us a call.
+            pairs.take(pos, None, fetched, "clip")
+            band(fetched, _U64_MASK, lo)
+            rshift(fetched, _THIRTYTWO, hi)
+        mul(size, lo, a)
+        rshift(a, _SIXTEEN, a)
+        mul(size, hi, b)
+        rshift(b, _SIXTEEN, b)
+        add(base, a, s)
+        rshift(s, _SIXTEEN, rec_high[j], casting="unsafe")
+        sub(b, a, size)
         r = rec_ren[j]
-        np.less_equal(size, _ONE16, out=r)
-        np.multiply(r, _SIXTEEN, out=sh)
-        size <<= sh
-        np.left_shift(s, sh, out=base)
-        base &= _U64_MASK
+        le(size, _ONE16_U64, r)
+        copyto(r64, r, casting="unsafe")
+        lshift(r64, _FOUR, sh)
+        lshift(size, sh, size)
+        lshift(s, sh, base)
+        # Mask base to 32 bits where renormalized (the carry went into this
+        # step's record), to 33 elsewhere: a carry stays in bit 32 until the
+        # next digit's record, which then holds every carry its lane owes
+        # the digit before (one at most).
+        rshift(_KEEP_CARRY, r64, keep)
+        band(base, keep, base)
     # A zero-width symbol (zero probability, or a value in a row's padding)
     # leaves size == 0 for good.
     zero = size == 0
     if zero.any():
         return None, zero
+    late_carry = base > _U64_MASK  # carries after the last digit
+    base &= _U64_MASK
 
     # Finalize. State 1 (interval straddles 2**32) picks 2**32: a carry into
     # the pending digits, whose trailing zero bytes TFC does not write.
@@ -781,24 +847,27 @@ def _encode_lanes(pairs, pos_t, steps_lohi, packed=False):
     mid16 = (bm1 >> 16) + np.uint64(1)
     tail = np.where(use24, mid24 << 8, mid16)
     has_tail = ~state1 & (base != 0)
-    rec_sum[steps] = tail << 16  # only bits 16..31 are read from this row
+    rec_high[steps] = tail & np.uint64(0xFFFF)  # its digit (the carry bit is not read)
     rec_ren[steps] = has_tail
     drop = has_tail & ((tail & np.uint64(0xFF)) == 0)
 
-    return _collect_streams(rec_sum, rec_ren, state1, drop, packed), zero
+    return _collect_streams(rec_high, rec_ren, late_carry, state1, has_tail, drop,
+                            packed), zero
 
 
-def _collect_streams(rec_sum, rec_ren, state1, drop, packed=False):
+def _collect_streams(rec_high, rec_ren, late_carry, state1, has_tail, drop, packed=False):
     """One bytes per lane from the encoder's step-major records: the digits
-    of renormalized steps (bits 16..31 of the sum), carries (bit 32) added
-    to the last digit before them, a dropped zero low byte where ``drop``.
+    of renormalized steps (the low 16 bits of their records), each record's
+    bit 16 added to the digit before it as a carry, the carries left at the
+    end (``late_carry``, ``state1``) added to the last digit before the
+    finalize digit, and a dropped zero low byte where ``drop``.
 
     The records are read in their step-major order and each digit is
     scattered to its place in the lane-major output (a transposed copy of
     the records would cost more). ``packed``: one PackedStrings instead.
     """
-    rows, lanes = rec_sum.shape
-    flat_sum = rec_sum.reshape(-1)
+    rows, lanes = rec_high.shape
+    flat_high = rec_high.reshape(-1)
     emitted = _running_count(rec_ren)  # inclusive, per lane
     offsets = np.zeros(lanes + 1, np.int64)
     np.cumsum(emitted[-1], out=offsets[1:])
@@ -808,42 +877,39 @@ def _collect_streams(rec_sum, rec_ren, state1, drop, packed=False):
     np.add(emitted, (offsets[:-1] - 1).astype(last.dtype), out=last)
     last = last.reshape(-1)
     at = np.flatnonzero(rec_ren)  # step-major flat positions of the digits
-    # A digit is bits 16..31 of the sum: read it as that 16-bit word.
-    digit_words = flat_sum.view(np.uint16)[_DIGIT_WORD::4]
-    digits = _scratch.array("enc_digits", (total,), np.uint32)
-    digits[last[at]] = digit_words[at]
-    # A carry at step j hits the last digit its lane emitted before step j
-    # (step 0 starts from base 0 and cannot carry). Distinct targets: after
-    # a carry the coder is back in state 0, and only a new digit can take
-    # it to state 1 again.
-    carried = _scratch.array("enc_carried", ((rows - 1) * lanes,), np.bool_)
-    np.greater(flat_sum[:-lanes], _U64_MASK, out=carried)  # not the finalize row
-    carry = np.flatnonzero(carried) if carried.any() else ()
-    if len(carry) or state1.any():
-        if len(carry):
-            digits[last[carry - lanes]] += 1
-        digits[offsets[np.flatnonzero(state1) + 1] - 1] += 1
-        over = np.flatnonzero(digits > 0xFFFF)
-        while over.size:
-            digits[over] -= _ONE16
-            over = over - 1
-            digits[over] += 1
-            over = over[digits[over] > 0xFFFF]
-    blob = digits.astype(">u2").tobytes()
+    words = _scratch.array("enc_words", (total,), np.uint32)
+    words[last[at].astype(np.intp)] = flat_high[at]
+    # A digit's record holds the carry into the digit before it (a lane's
+    # first digit has none: no carry precedes the first renormalization).
+    digits = words & np.uint32(0xFFFF)
+    np.add(digits[:-1], words[1:] >> 16, out=digits[:-1])
+    hit = np.flatnonzero(late_carry | state1)
+    if hit.size:
+        # A carry after the last digit, or the finalize choosing 2**32 (state
+        # 1), hits the lane's last digit before its finalize digit.
+        digits[offsets[hit + 1] - 1 - has_tail[hit]] += (
+            late_carry[hit].astype(np.uint32) + state1[hit])
+    over = np.flatnonzero(digits > 0xFFFF)
+    while over.size:  # a carry into 0xFFFF ripples on
+        digits[over] -= _ONE16
+        over = over - 1
+        digits[over] += 1
+        over = over[digits[over] > 0xFFFF]
+    data = digits.astype(">u2").view(np.uint8)
     starts = 2 * offsets[:-1]
     ends = 2 * offsets[1:] - drop
     if state1.any():
-        _strip_zero_tails(blob, starts, ends, np.flatnonzero(state1))
+        _strip_zero_tails(data, starts, ends, np.flatnonzero(state1))
     if packed:
-        return PackedStrings._from_spans(blob, starts, ends)
+        return PackedStrings._from_spans(data, starts, ends)
+    blob = data.tobytes()
     return [blob[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
 
 
-def _strip_zero_tails(blob, starts, ends, lanes):
-    """Moves ``ends`` of ``lanes`` back over trailing zero bytes (TFC does not
-    write the zeros a final carry leaves), all lanes at once: a tail is a few
-    bytes, so the loop runs a few times."""
-    data = np.frombuffer(blob, np.uint8)
+def _strip_zero_tails(data, starts, ends, lanes):
+    """Moves ``ends`` of ``lanes`` back over trailing zero bytes of ``data``
+    (uint8; TFC does not write the zeros a final carry leaves), all lanes at
+    once: a tail is a few bytes, so the loop runs a few times."""
     lo, hi = starts[lanes], ends[lanes].copy()
     while lanes.size:
         zero = hi > lo
@@ -1100,8 +1166,7 @@ def _decode_lanes(table: Lookup, idx, strings, lens, has_ovf) -> np.ndarray:
     # Step j decodes column j of every stream; intp rows make np.take cheap.
     idx_t = _scratch.array("dec_index", (per, lanes), np.intp)
     np.copyto(idx_t, idx.T)
-    cdf_hi = table._cdf16
-    cdf_lo = table._lower_bounds()
+    bound_pairs = table._decoder_pairs()
     use_bk = table.bucket_entries <= _BUCKET_MAX_ENTRIES and (
         table._bucket_cache is not None or 16 * lanes * per >= table.bucket_entries)
     shf_all = _scratch.array("dec_shift", idx_t.shape, np.float64)
@@ -1109,12 +1174,17 @@ def _decode_lanes(table: Lookup, idx, strings, lens, has_ovf) -> np.ndarray:
         btab, boff, bk, cdf_frac = table._buckets()
         # Bucket of u: ceil(u * 2**p / 2**k) - 1 + the row's offset.
         bscale_tab = np.ldexp(1.0, np.abs(table.precision) - bk)
-        bscale = float(bscale_tab[0]) if bscale_tab.min() == bscale_tab.max() else None
-        np.take((boff - 1).astype(np.float64), idx_t, out=shf_all, mode="clip")
+        bscale = bscale_tab[0] if bscale_tab.min() == bscale_tab.max() else None
+        # The row offsets carry 2**52: the sum's float64 bits then read, less
+        # those of 2**52, as the integer bucket (cheaper than a float->int cast).
+        np.take((boff - 1).astype(np.float64) + _TWO52, idx_t, out=shf_all, mode="clip")
         gi = np.empty(lanes, np.intp)
         tb = np.empty(lanes, np.float64)
+        tb_bits = tb.view(np.int64)
         cp = np.empty(lanes, np.float64)
         corr = np.empty(lanes, np.bool_)
+        neg = np.empty(lanes, np.bool_)
+        g32 = np.empty(lanes, np.int32)
     else:
         np.take(table._rowkey, idx_t, out=shf_all, mode="clip")
     if has_ovf:
@@ -1131,47 +1201,58 @@ def _decode_lanes(table: Lookup, idx, strings, lens, has_ovf) -> np.ndarray:
     sh = np.empty(lanes, np.uint64)
     ren = np.empty(lanes, np.bool_)
     state = (off, size, ptr, wend)
+    key, rowkey = table._key, table._rowkey
+    # Local names and positional outputs, as in _encode_lanes.
+    add, sub, mul, div, rshift, lshift, band, bor, less, le, ceil, minimum = (
+        np.add, np.subtract, np.multiply, np.divide, np.right_shift, np.left_shift,
+        np.bitwise_and, np.bitwise_or, np.less, np.less_equal, np.ceil, np.minimum)
+    copyto = np.copyto
     for j in range(per):
         g = g_all[j]
-        np.add(off, 1, out=lo)
-        np.divide(lo, size, out=t)
+        add(off, _ONE_U64, lo)
+        div(lo, size, t)
         if use_bk:
             if bscale is not None:
-                np.multiply(t, bscale, out=tb)
+                mul(t, bscale, tb)
             else:
-                np.multiply(t, np.take(bscale_tab, idx_t[j], mode="clip"), out=tb)
-            np.ceil(tb, out=tb)
-            np.add(tb, shf_all[j], out=gi, casting="unsafe")
-            np.take(btab, gi, out=g, mode="clip")
-            if g.min() < 0:  # buckets with several CDF steps: search
-                tail = np.flatnonzero(g < 0)
-                t16 = np.ceil(t[tail] * 65536.0)
-                g[tail] = np.searchsorted(table._key, t16 + table._rowkey[idx_t[j, tail]])
-            np.take(cdf_frac, g, out=cp, mode="clip")
-            np.less(cp, t, out=corr)
-            g += corr
+                mul(t, bscale_tab.take(idx_t[j], None, None, "clip"), tb)
+            ceil(tb, tb)
+            add(tb, shf_all[j], tb)
+            sub(tb_bits, _TWO52_BITS, gi)
+            btab.take(gi, None, g32, "clip")
+            copyto(g, g32)  # intp: the index dtype take wants
+            less(g32, _ZERO_I32, neg)
+            tail = neg.nonzero()[0]
+            if tail.size:  # buckets with several CDF steps: search
+                t16 = ceil(t[tail] * 65536.0)
+                g[tail] = key.searchsorted(t16 + rowkey[idx_t[j, tail]])
+            cdf_frac.take(g, None, cp, "clip")
+            less(cp, t, corr)
+            add(g, corr, g, casting="unsafe")
         else:
-            np.multiply(t, 65536.0, out=t)
-            np.ceil(t, out=t)
-            t += shf_all[j]
-            g[:] = np.searchsorted(table._key, t)
-        np.take(cdf_lo, g, out=lo, mode="clip")
-        np.take(cdf_hi, g, out=hi, mode="clip")
-        lo *= size
-        lo >>= 16
-        hi *= size
-        hi >>= 16
-        off -= lo
-        np.subtract(hi, lo, out=size)
-        np.less_equal(size, _ONE16, out=ren)
-        np.multiply(ren, _SIXTEEN, out=sh)
-        size <<= sh
-        off <<= sh
-        np.minimum(ptr, wend, out=rp)
-        np.take(words, rp, out=w, mode="clip")
-        np.multiply(w, ren, out=w64)
-        off |= w64
-        ptr += ren
+            mul(t, 65536.0, t)
+            ceil(t, t)
+            add(t, shf_all[j], t)
+            g[:] = key.searchsorted(t)
+        bound_pairs.take(g, None, hi, "clip")
+        band(hi, _U64_MASK, lo)
+        rshift(hi, _THIRTYTWO, hi)
+        mul(lo, size, lo)
+        rshift(lo, _SIXTEEN, lo)
+        mul(hi, size, hi)
+        rshift(hi, _SIXTEEN, hi)
+        sub(off, lo, off)
+        sub(hi, lo, size)
+        le(size, _ONE16_U64, ren)
+        copyto(sh, ren, casting="unsafe")
+        lshift(sh, _FOUR, sh)
+        lshift(size, sh, size)
+        lshift(off, sh, off)
+        minimum(ptr, wend, rp)
+        words.take(rp, None, w, "clip")
+        mul(w, ren, w64)
+        bor(off, w64, off)
+        add(ptr, ren, ptr, casting="unsafe")
         if has_ovf:
             np.take(esc_tab, idx_t[j], out=esc_g, mode="clip")
             esc = g == esc_g
