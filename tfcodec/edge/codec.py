@@ -145,7 +145,7 @@ class EdgeCodec:
     @staticmethod
     def _run_piece(model, array, mode):
         """One model call. A static-shape model gets an input smaller than its size padded
-        at the bottom/right (edge-replicated image, zero latents) and its output cropped back."""
+        at the bottom/right (reflected image, zero latents) and its output cropped back."""
         h, w = array.shape[:2]
         size = model.static_size
         if size is not None:
@@ -160,7 +160,12 @@ class EdgeCodec:
         """(y * gain, z) float32 for an RGB uint8 image: what `LatentCoder.encode` takes."""
         padded = pad_image(rgb)
         x = padded.astype(np.float32) / np.float32(255.0)
-        y = self._run("analysis", x, mode="edge")
+        # A static model sees an image narrower or shorter than its input with
+        # padding where TF's convolutions see their own zeros. No padding is
+        # exact there; reflection comes closest for a trained model (Kodak
+        # portraits through a 512x768 export: -0.30 dB at q = 0.5 against
+        # -0.76 dB with edge replication; docs/edge.md).
+        y = self._run("analysis", x, mode="reflect")
         y = y * gain_vector(self.log_gain, quality)[None, None, :]
         z = self._run("hyper_analysis", y)
         return y, z
