@@ -123,9 +123,10 @@ public final class EdgeCodec {
 
     /**
      * Runs a role on one tensor. A static-shape model gets the tensor padded at the bottom/right
-     * (edge-replicated for the image, zeros for latents) and its output cropped back.
+     * (reflected for the image, zeros for latents; as the Python runtime does, see docs/edge.md)
+     * and its output cropped back.
      */
-    private FloatTensor run(String role, FloatTensor x, boolean edge) throws IOException {
+    private FloatTensor run(String role, FloatTensor x, FloatTensor.Padding fill) throws IOException {
         int[] size = runner.staticInputSize(role);
         FloatTensor input = x;
         if (size != null) {
@@ -135,7 +136,7 @@ public final class EdgeCodec {
                         + size[1] * pixels + "x" + size[0] * pixels + " pixels (after padding to multiples of "
                         + LatentCoder.STRIDE + "); export with a larger --height/--width");
             }
-            input = x.pad(size[0], size[1], edge);
+            input = x.pad(size[0], size[1], fill);
         }
         FloatTensor out = runner.run(role, input);
         if (out.height % input.height != 0 && input.height % out.height != 0) {
@@ -164,9 +165,9 @@ public final class EdgeCodec {
         long t0 = System.nanoTime();
         int ph = (image.height + LatentCoder.STRIDE - 1) / LatentCoder.STRIDE * LatentCoder.STRIDE;
         int pw = (image.width + LatentCoder.STRIDE - 1) / LatentCoder.STRIDE * LatentCoder.STRIDE;
-        FloatTensor y = run("analysis", image.toFloat(ph, pw), true);
+        FloatTensor y = run("analysis", image.toFloat(ph, pw), FloatTensor.Padding.REFLECT);
         scaleChannels(y, Gains.gainVector(logGain, rate / (double) LatentCoder.RATE_SCALE));
-        FloatTensor z = run("hyper_analysis", y, false);
+        FloatTensor z = run("hyper_analysis", y, FloatTensor.Padding.CONSTANT);
         long t1 = System.nanoTime();
         LatentCoder.Encoded encoded = latents.encode(y, z);
         byte[] data = ContainerWriter.pack(manifest.model, manifest.weightsHash(), image.height, image.width, rate,
@@ -203,7 +204,7 @@ public final class EdgeCodec {
                 for (int k = 0; k <= i; k++) {
                     context[k + 1] = yHat.get(k);
                 }
-                FloatTensor lrp = run("lrp_" + i, FloatTensor.concat(context), false);
+                FloatTensor lrp = run("lrp_" + i, FloatTensor.concat(context), FloatTensor.Padding.CONSTANT);
                 FloatTensor s = yHat.get(i);
                 if (lrp.height != s.height || lrp.width != s.width || lrp.channels != s.channels) {
                     throw new TfcFormatException("lrp_" + i + " gave " + lrp.height + "x" + lrp.width + "x"
@@ -220,6 +221,6 @@ public final class EdgeCodec {
         }
         FloatTensor y = FloatTensor.concat(corrected.toArray(new FloatTensor[0]));
         scaleChannels(y, Gains.gainVector(logInverseGain, quality));
-        return run("synthesis", y, false);
+        return run("synthesis", y, FloatTensor.Padding.CONSTANT);
     }
 }

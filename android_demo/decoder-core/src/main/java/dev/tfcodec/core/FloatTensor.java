@@ -42,11 +42,18 @@ public final class FloatTensor extends NhwcTensor<FloatTensor> {
         return out;
     }
 
-    /**
-     * Padded at the bottom and right to {@code h x w}: with copies of the last row/column
-     * ({@code edge}, numpy's mode="edge") or with zeros.
-     */
-    public FloatTensor pad(int h, int w, boolean edge) {
+    /** How {@link #pad} fills the new rows and columns (numpy's np.pad modes of the same names). */
+    public enum Padding {
+        /** Zeros. */
+        CONSTANT,
+        /** Copies of the last row/column. */
+        EDGE,
+        /** The rows/columns mirrored about the last one, repeatedly where the pad is wider. */
+        REFLECT
+    }
+
+    /** Padded at the bottom and right to {@code h x w}. */
+    public FloatTensor pad(int h, int w, Padding fill) {
         if (h < height || w < width) {
             throw new IllegalArgumentException("cannot pad " + height + "x" + width + " to " + h + "x" + w);
         }
@@ -55,18 +62,31 @@ public final class FloatTensor extends NhwcTensor<FloatTensor> {
             return out;
         }
         for (int y = 0; y < h; y++) {
-            if (y >= height && !edge) {
+            if (y >= height && fill == Padding.CONSTANT) {
                 break;
             }
-            int sy = Math.min(y, height - 1);
+            int sy = source(y, height, fill);
             System.arraycopy(data, sy * width * channels, out.data, y * w * channels, width * channels);
-            if (edge) {
-                int last = (sy * width + width - 1) * channels;
+            if (fill != Padding.CONSTANT) {
                 for (int x = width; x < w; x++) {
-                    System.arraycopy(data, last, out.data, (y * w + x) * channels, channels);
+                    System.arraycopy(data, (sy * width + source(x, width, fill)) * channels,
+                            out.data, (y * w + x) * channels, channels);
                 }
             }
         }
         return out;
+    }
+
+    /** The row/column that padded index {@code i} copies, for an axis of length {@code n}. */
+    private static int source(int i, int n, Padding fill) {
+        if (i < n) {
+            return i;
+        }
+        if (fill == Padding.EDGE || n == 1) {
+            return n - 1;
+        }
+        int period = 2 * (n - 1);  // reflection: 0, 1, .., n - 1, n - 2, .., 1, 0, 1, ..
+        int m = i % period;
+        return m < n ? m : period - m;
     }
 }

@@ -40,7 +40,7 @@ public final class RgbImage {
             t.data[3 * i + 1] = ((p >> 8) & 0xFF) / 255.0f;
             t.data[3 * i + 2] = (p & 0xFF) / 255.0f;
         }
-        return h == height && w == width ? t : t.pad(h, w, true);
+        return h == height && w == width ? t : t.pad(h, w, FloatTensor.Padding.EDGE);
     }
 
     /**

@@ -255,6 +255,28 @@ public class EdgeCodecTest {
     }
 
     @Test
+    public void padsAsNumpy() {
+        FloatTensor t = new FloatTensor(2, 3, 1, new float[] {0, 1, 2, 3, 4, 5});
+        // np.pad(t, ((0, 3), (0, 4), (0, 0)), mode=...) for each mode.
+        float[][] reflect = {{0, 1, 2, 1, 0, 1, 2}, {3, 4, 5, 4, 3, 4, 5}, {0, 1, 2, 1, 0, 1, 2},
+            {3, 4, 5, 4, 3, 4, 5}, {0, 1, 2, 1, 0, 1, 2}};
+        float[][] edge = {{0, 1, 2, 2, 2, 2, 2}, {3, 4, 5, 5, 5, 5, 5}, {3, 4, 5, 5, 5, 5, 5},
+            {3, 4, 5, 5, 5, 5, 5}, {3, 4, 5, 5, 5, 5, 5}};
+        FloatTensor r = t.pad(5, 7, FloatTensor.Padding.REFLECT);
+        FloatTensor e = t.pad(5, 7, FloatTensor.Padding.EDGE);
+        FloatTensor z = t.pad(5, 7, FloatTensor.Padding.CONSTANT);
+        for (int y = 0; y < 5; y++) {
+            for (int x = 0; x < 7; x++) {
+                assertEquals(reflect[y][x], r.get(y, x, 0), 0);
+                assertEquals(edge[y][x], e.get(y, x, 0), 0);
+                assertEquals(y < 2 && x < 3 ? reflect[y][x] : 0f, z.get(y, x, 0), 0);
+            }
+        }
+        FloatTensor one = new FloatTensor(1, 1, 1, new float[] {7});
+        assertEquals(7f, one.pad(3, 3, FloatTensor.Padding.REFLECT).get(2, 2, 0), 0);  // numpy: 7 too
+    }
+
+    @Test
     public void convertsPixelsAsPython() {
         FloatTensor x = new FloatTensor(1, 4, 3, new float[] {0f, 1f, 0.5f, -0.2f, 1.3f, 0.001f, 0.998f, 0.00196f,
             Float.NaN, 0.2f, 0.4f, 0.6f});
