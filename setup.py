@@ -2,6 +2,10 @@
 
 from setuptools import find_packages, setup
 
+# The TensorFlow versions tfcodec is tested on: 2.21 in CI, 2.20 (the newest TPU build) through
+# tools/test_tf220.sh.
+TENSORFLOW = "tensorflow>=2.20,<2.22"
+
 setup(
     name="tfcodec",
     version="0.1.0",
@@ -12,10 +16,15 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["tfcodec", "tfcodec.*"]),
     package_data={"tfcodec": ["weights/*.npz", "weights/*.json"]},
+    # TensorFlow is an extra, not a requirement: it comes as several builds that each install
+    # the same `tensorflow` module (tensorflow, tensorflow-tpu), and a requirement on one of them
+    # would put a second build over a TPU machine's. Pick one: [tf] (CPU, or GPUs with CUDA
+    # installed), [gpu] (with NVIDIA's CUDA wheels) or [tpu]. See docs/training.md.
     install_requires=[
-        "tensorflow>=2.21",
         "keras>=3.10",
         "tensorflow-datasets>=4.9",
+        # tfds reads the checksums of catalog datasets through it on Python >= 3.11
+        "importlib_resources",
         "absl-py",
         "numpy",
         "Pillow>=10",
@@ -23,9 +32,14 @@ setup(
         "tensorboard",
     ],
     extras_require={
+        "tf": [TENSORFLOW],
+        "gpu": [TENSORFLOW.replace("tensorflow", "tensorflow[and-cuda]")],
+        # 2.20 is the newest TensorFlow with a TPU build; libtpu pinned to the release it names
+        # as its minimum (its own requirement, ~=0.0.14, would take any later 0.0.x).
+        "tpu": ["tensorflow-tpu==2.20.0", "libtpu==0.0.14"],
         "edge": ["numpy", "ai-edge-litert"],
         "eval": ["pillow-heif", "pillow-jxl-plugin", "matplotlib"],
-        "dev": ["pytest", "hypothesis", "pillow-heif", "pillow-jxl-plugin", "matplotlib",
+        "dev": [TENSORFLOW, "pytest", "hypothesis", "scipy", "pillow-heif", "pillow-jxl-plugin", "matplotlib",
                 "constriction", "ai-edge-litert", "nbclient", "ipykernel", "nbformat"],
     },
     entry_points={"console_scripts": ["tfcodec=tfcodec.cli:main"]},

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -118,3 +119,25 @@ def test_help_lists_subcommands():
                           capture_output=True, text=True, timeout=120)
     for name in ("compress", "decompress", "info", "train"):
         assert name in proc.stdout
+
+
+def test_without_tensorflow_the_commands_that_need_it_say_what_to_install(setup, tmp_path):
+    """TensorFlow is an extra: a plain install runs `info`, and the others name the builds."""
+    folder, bundle, image = setup
+    out = folder / "for_info.tfc"
+    assert run("compress", image, out, "--model", bundle) == 0
+    code = textwrap.dedent("""
+        import importlib.util, sys
+        find_spec = importlib.util.find_spec
+        importlib.util.find_spec = lambda name, *a: None if name == "tensorflow" else find_spec(name, *a)
+        from tfcodec import cli
+        sys.exit(cli.main(sys.argv[1:]))
+    """)
+    missing = subprocess.run([sys.executable, "-c", code, "compress", str(image), str(tmp_path / "x.tfc")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and not (tmp_path / "x.tfc").exists()
+    assert missing.stderr.strip().splitlines() == [
+        cli.NO_TENSORFLOW.format(command="compress")]
+    assert "tfcodec[tpu]" in missing.stderr
+    info = subprocess.run([sys.executable, "-c", code, "info", str(out)], capture_output=True, text=True)
+    assert info.returncode == 0 and "test-cw-tiny" in info.stdout

@@ -7,6 +7,7 @@ name so that `tfcodec info` does not pay for importing TensorFlow.
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -72,10 +73,23 @@ def _quiet_tensorflow_start():
         os.close(saved)
 
 
+NO_TENSORFLOW = ("tfcodec {command}: TensorFlow is not installed; install the build for this machine: "
+                 "pip install 'tfcodec[tf]' (CPU, or GPUs with CUDA), 'tfcodec[gpu]' or 'tfcodec[tpu]'")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     wanted = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     if wanted in USES_TENSORFLOW and not {"-h", "--help"} & set(argv):
+        if importlib.util.find_spec("tensorflow") is None:
+            # TensorFlow is an extra (setup.py says why): a plain `pip install tfcodec` runs
+            # `info` and the edge runtime, and says what to install for the rest.
+            print(NO_TENSORFLOW.format(command=wanted), file=sys.stderr)
+            return 1
+        if wanted == "train":
+            from tfcodec.train.accelerators import configure_tpu_runtime
+
+            configure_tpu_runtime()  # v5e/v5p/v6e: before TensorFlow is imported
         _quiet_tensorflow_start()
     parser = build_parser(only=wanted)
     args = parser.parse_args(argv)

@@ -307,5 +307,62 @@ def quantize_int8(converter, samples):
     tensors = model.subgraphs[0].tensors
     for i, (lo, hi) in activation_ranges(calibrated, samples).items():
         tensors[i].quantization.min, tensors[i].quantization.max = [lo], [hi]
-    return mlir_quantize(bytes(flatbuffer_utils.convert_object_to_bytearray(model)),
-                         input_data_type=tf.int8, output_data_type=tf.int8)
+    return _int8_sqrt(mlir_quantize(bytes(flatbuffer_utils.convert_object_to_bytearray(model)),
+                                    input_data_type=tf.int8, output_data_type=tf.int8))
+
+
+def _int8_sqrt(model):
+    """`model` with each float SQRT between DEQUANTIZE and QUANTIZE (TensorFlow 2.20's
+    quantizer has no int8 SQRT; 2.21's has) made the int8 SQRT that 2.21 writes: version 2,
+    the DEQUANTIZE's int8 input, the QUANTIZE's int8 output (its measured range); the two
+    ops and their float tensors removed. Unchanged where there is no such SQRT."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    ops = schema.BuiltinOperator
+    obj = flatbuffer_utils.convert_bytearray_to_object(model)
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in obj.operatorCodes]
+    graph = obj.subgraphs[0]
+    readers = {}
+    for k, op in enumerate(graph.operators):
+        for i in op.inputs:
+            readers.setdefault(int(i), []).append(k)
+    writer = {int(i): k for k, op in enumerate(graph.operators) for i in op.outputs}
+    dropped_ops, dropped_tensors = set(), set()
+    for k, op in enumerate(graph.operators):
+        if codes[op.opcodeIndex] != ops.SQRT or len(op.inputs) != 1:
+            continue
+        source, result = int(op.inputs[0]), int(op.outputs[0])
+        before, after = writer.get(source), readers.get(result, [])
+        if (before is None or codes[graph.operators[before].opcodeIndex] != ops.DEQUANTIZE
+                or len(after) != 1 or codes[graph.operators[after[0]].opcodeIndex] != ops.QUANTIZE
+                or readers[source] != [k] or {source, result} & set(graph.outputs)):
+            continue
+        dequantize, quantize = graph.operators[before], graph.operators[after[0]]
+        if graph.tensors[dequantize.inputs[0]].type != schema.TensorType.INT8 \
+                or graph.tensors[quantize.outputs[0]].type != schema.TensorType.INT8:
+            continue
+        op.inputs, op.outputs = [int(dequantize.inputs[0])], [int(quantize.outputs[0])]
+        obj.operatorCodes[op.opcodeIndex].version = max(obj.operatorCodes[op.opcodeIndex].version, 2)
+        dropped_ops |= {before, after[0]}
+        dropped_tensors |= {source, result}
+    if not dropped_ops:
+        return model
+    graph.operators = [op for k, op in enumerate(graph.operators) if k not in dropped_ops]
+    kept = [i for i in range(len(graph.tensors)) if i not in dropped_tensors]
+    new = {old: n for n, old in enumerate(kept)}
+    graph.tensors = [graph.tensors[i] for i in kept]
+
+    def remap(indices):
+        return [new[int(i)] if i >= 0 else -1 for i in indices]
+
+    for op in graph.operators:
+        op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
+        if op.intermediates is not None and len(op.intermediates):
+            op.intermediates = remap(op.intermediates)
+    graph.inputs, graph.outputs = remap(graph.inputs), remap(graph.outputs)
+    for signature in obj.signatureDefs or []:
+        if signature.subgraphIndex == 0:
+            for entry in list(signature.inputs or []) + list(signature.outputs or []):
+                entry.tensorIndex = new[entry.tensorIndex]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(obj))
