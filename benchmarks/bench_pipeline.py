@@ -6,15 +6,18 @@ Measures, in one run and on the same machine:
   random downscale, crop, flip, batch) in batches/s, for the given --data
   (default: synthetic photos written to a temp folder, prepared through the
   tfds folder builder like any `--data FOLDER`);
-* the training step (`tfcodec.train.loop.make_train_step`, default strategy,
+* the training step (`tfcodec.train.loop.make_train_call`, default strategy,
   forward + backward + Adam) in steps/s on a fixed batch, for each shipped
-  small model config (or --models);
+  small model config (or --models), at `--steps-per-execution` steps per
+  compiled call (and, with N > 1, at one step per call too: the ratio is what
+  the host's per-call round trip costs on this machine);
 
 and prints their ratio: the pipeline must deliver more batches per second than
 the step consumes. Each is measured alone; in training they share the CPU
 cores (tf.data's threads and the step's), so keep a margin.
 
     python benchmarks/bench_pipeline.py [--data FOLDER|tfds:NAME] [--batch 8] [--patch 128]
+        [--steps-per-execution N]
 """
 
 import argparse
@@ -56,29 +59,32 @@ def bench_pipeline(data, batch, patch, batches, data_dir):
     return batches / (time.perf_counter() - start)
 
 
-def bench_step(model_name, batch, patch, steps, jit):
+def bench_step(model_name, batch, patch, steps, jit, per_call=1):
+    """Training steps/s on one fixed batch, `per_call` steps in each compiled call."""
     import tensorflow as tf
 
     from tfcodec.models import build_model
-    from tfcodec.train.loop import TrainConfig, make_optimizer, make_train_step
+    from tfcodec.train.loop import TrainConfig, make_optimizer, make_train_call
 
-    config = TrainConfig(model=model_name, data="", workdir="", batch=batch, patch=patch, jit_compile=jit)
+    config = TrainConfig(model=model_name, data="", workdir="", batch=batch, patch=patch, jit_compile=jit,
+                         strategy="default")
     strategy = tf.distribute.get_strategy()
     model = build_model(model_name)
     optimizer = make_optimizer(config)
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64)
-    train_step = make_train_step(config, strategy, model, optimizer, step)
+    train_call = make_train_call(config, strategy, model, optimizer, step)
     images = tf.random.stateless_uniform((batch, patch, patch, 3), (1, 2))
-    batch_ = (images, tf.range(batch, dtype=tf.int64))
-    stop = tf.constant(0.0)
+    iterator = iter(tf.data.Dataset.from_tensors((images, tf.range(batch, dtype=tf.int64))).repeat())
+    stop, count = tf.constant(0.0), tf.constant(per_call)
     for _ in range(2):  # trace (and compile)
-        float(train_step(batch_, stop)["loss"])
+        train_call(iterator, count, stop)["loss"].numpy()
+    calls = max(1, steps // per_call)
     start = time.perf_counter()
-    for _ in range(steps):
-        metrics = train_step(batch_, stop)
-    float(metrics["loss"])
-    return steps / (time.perf_counter() - start)
+    for _ in range(calls):
+        losses = train_call(iterator, count, stop)["loss"].numpy()  # fetched once a call, as in training
+    assert losses.shape == (per_call,)
+    return calls * per_call / (time.perf_counter() - start)
 
 
 def main(argv=None):
@@ -91,6 +97,8 @@ def main(argv=None):
     parser.add_argument("--batches", type=int, default=60, help="pipeline batches to time")
     parser.add_argument("--steps", type=int, default=10, help="training steps to time per model")
     parser.add_argument("--jit-compile", action="store_true", help="time the XLA-compiled step")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="steps per compiled call (with N > 1, one step per call is timed too)")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -107,13 +115,19 @@ def main(argv=None):
     print(f"data {args.data or 'synthetic 48 JPEG photos 768x512'}, batch {args.batch}, patch {args.patch}")
     pipeline = bench_pipeline(data, args.batch, args.patch, args.batches, data_dir)
     print(f"pipeline: {pipeline:8.2f} batches/s ({pipeline * args.batch:.1f} images/s)")
-    print(f"{'model':24s} {'steps/s':>9s} {'pipeline/step':>14s}")
+    per_call = args.steps_per_execution
+    print(f"{'model':24s} {'steps/s':>9s} {'pipeline/step':>14s}"
+          + (f" {'steps/s, 1 a call':>18s} {f'{per_call} a call / 1':>14s}" if per_call > 1 else ""))
     worst = None
     for name in models:
-        rate = bench_step(name, args.batch, args.patch, args.steps, args.jit_compile)
+        rate = bench_step(name, args.batch, args.patch, args.steps, args.jit_compile, per_call)
         ratio = pipeline / rate
         worst = ratio if worst is None else min(worst, ratio)
-        print(f"{name:24s} {rate:9.2f} {ratio:13.1f}x", flush=True)
+        line = f"{name:24s} {rate:9.2f} {ratio:13.1f}x"
+        if per_call > 1:
+            single = bench_step(name, args.batch, args.patch, args.steps, args.jit_compile, 1)
+            line += f" {single:18.2f} {rate / single:13.2f}x"
+        print(line, flush=True)
     verdict = "faster" if worst is not None and worst > 1 else "NOT faster"
     print(f"the pipeline is {verdict} than the slowest-consuming step (min ratio {worst:.1f}x)")
     tmp.cleanup()

@@ -49,9 +49,12 @@ def _worker(mode, workdir, data, data_dir):
     results = {}
     for strategy in mode.split(","):
         losses = []
+        # mirrored runs two steps a compiled call: the loop inside the call must match the
+        # default strategy's one step a call
         config = TrainConfig(model="test-dist-tiny", data=data, workdir=os.path.join(workdir, strategy),
                              steps=STEPS, batch=4, patch=64, learning_rate=1e-3, checkpoint_every=2,
-                             log_every=1, image_every=1000, strategy=strategy, data_dir=data_dir)
+                             log_every=2, image_every=1000, strategy=strategy, data_dir=data_dir,
+                             steps_per_execution=2 if strategy == "mirrored" else 1)
         final = train(config, progress=False, on_step=lambda step, m, out=losses: out.append(m["loss"]))
         results[strategy] = {"final": final, "losses": losses}
     print("RESULT " + json.dumps(results), flush=True)

@@ -9,6 +9,7 @@ two logical CPUs, two workers) are in test_distributed.py.
 import dataclasses
 import glob
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -28,6 +29,7 @@ from tfcodec.models.config import HyperpriorConfig
 from tfcodec.train import data as data_lib
 from tfcodec.train import loop
 from tfcodec.train.randomness import example_uniform, keyed_random
+from tiny_tfds import build_catalog_dataset
 
 TINY = HyperpriorConfig("mbt2018-mean", 8, 8, 8, 8)
 PATCH = 64
@@ -188,38 +190,9 @@ def test_tfds_spec_parsing():
         "div2k/bicubic_x2:2.0.0", "validation")
 
 
-def _build_catalog_dataset(data_dir):
-    """A div2k-like tfds dataset (hr/lr image features), prepared locally with tfds."""
-    import tensorflow_datasets as tfds
-
-    os.makedirs(data_dir, exist_ok=True)
-
-    class TfcodecTestSr(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-        VERSION = tfds.core.Version("1.0.0")
-        code_path = None  # nothing to download: no checksums file
-        pkg_dir_path = tfds.core.Path(data_dir)  # metadata folder (tests/ is not a package)
-
-        def _info(self):
-            return self.dataset_info_from_configs(features=tfds.features.FeaturesDict({
-                "lr": tfds.features.Image(shape=(None, None, 3)),
-                "hr": tfds.features.Image(shape=(None, None, 3)),
-                "id": tfds.features.Scalar(np.int64)}))
-
-        def _split_generators(self, dl_manager):
-            return {"train": self._generate_examples(range(6)), "validation": self._generate_examples(range(6, 8))}
-
-        def _generate_examples(self, ids):
-            rng = np.random.default_rng(0)
-            for i in ids:
-                hr = rng.integers(0, 256, (72 + 8 * i, 96, 3), dtype=np.uint8)
-                yield i, {"hr": hr, "lr": hr[::4, ::4], "id": i}
-
-    TfcodecTestSr(data_dir=data_dir).download_and_prepare()
-
-
 def test_tfds_catalog_dataset_by_name(tmp_path):
     data_dir = str(tmp_path / "catalog")
-    _build_catalog_dataset(data_dir)
+    build_catalog_dataset(data_dir)
     source = data_lib.open_source("tfds:tfcodec_test_sr", data_dir)  # read from its files, no code
     assert source.key == "hr" and source.num_examples == 6
     crops, indices = next(iter(data_lib.training_examples("tfds:tfcodec_test_sr:validation", PATCH, 4,
@@ -319,13 +292,13 @@ def test_sigterm_during_a_step_saves_that_step(images, data_dir, tmp_path, monke
     through the next step costs a whole extra step before the save (1-2 s for rnn-gru-small on a
     CPU), time in which a kill that follows SIGTERM can come first and leave no checkpoint.
     """
-    make_train_step = loop.make_train_step
+    make_train_call = loop.make_train_call
 
     def signalled_in_step_2(config, strategy, model, optimizer, step):
-        train_step = make_train_step(config, strategy, model, optimizer, step)
+        train_call = make_train_call(config, strategy, model, optimizer, step)
 
-        def run(batch, stop):
-            metrics = train_step(batch, stop)
+        def run(iterator, count, stop):
+            metrics = train_call(iterator, count, stop)
             if int(step.numpy()) == 2:
                 # Sent only to a handler of ours: the default action would end pytest itself.
                 assert signal.getsignal(signum) not in (signal.SIG_DFL, signal.SIG_IGN, None)
@@ -334,10 +307,35 @@ def test_sigterm_during_a_step_saves_that_step(images, data_dir, tmp_path, monke
 
         return run
 
-    monkeypatch.setattr(loop, "make_train_step", signalled_in_step_2)
+    monkeypatch.setattr(loop, "make_train_call", signalled_in_step_2)
     config = _config(tmp_path / "rnn", images, data_dir, model="rnn-tiny", steps=10, checkpoint_every=10)
     assert loop.train(config, progress=False) == 2
     assert tf.train.latest_checkpoint(os.path.join(config.workdir, "checkpoints")).endswith("ckpt-2")
+
+
+def test_steps_per_execution_trains_the_same_steps(images, data_dir, tmp_path):
+    """Four steps in one compiled call give the same losses, weights and checkpoints as four
+    calls of one step: the loop inside the call reads the same batches and keys."""
+    runs = {}
+    for per_call in (1, 4):
+        config = _config(tmp_path / f"spe{per_call}", images, data_dir, steps=8, checkpoint_every=4,
+                         log_every=4, steps_per_execution=per_call)
+        final, losses = _run(config)
+        checkpoint, _ = _checkpoint_of()
+        loop.restore_latest_good(checkpoint, os.path.join(config.workdir, "checkpoints"))
+        runs[per_call] = (final, losses, [w.numpy() for w in checkpoint.model.weights],
+                          sorted(os.listdir(os.path.join(config.workdir, "checkpoints"))))
+    (final1, losses1, weights1, files1), (final4, losses4, weights4, files4) = runs[1], runs[4]
+    assert final1 == final4 == 8 and sorted(losses4) == list(range(1, 9))
+    np.testing.assert_allclose([losses4[s] for s in range(1, 9)], [losses1[s] for s in range(1, 9)], rtol=1e-5)
+    assert losses1[1] != losses1[8]  # it trained
+    for a, b in zip(weights4, weights1):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert files1 == files4 and "ckpt-4.index" in files4 and "ckpt-8.index" in files4
+    with open(os.path.join(str(tmp_path / "spe4"), "config.json")) as f:
+        saved = json.load(f)
+    assert saved["steps_per_execution"] == 4 and saved["strategy"] == "auto"
+    assert saved["resolved"] == {"strategy": "default", "tpu": "", "device": "cpu", "steps_per_execution": 4}
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(reference_run, tmp_path):
@@ -644,6 +642,22 @@ def test_cli_flags():
          "--lr-decay-steps", "100", "--lr-final-factor", "0.1", "--data-dir", "d"])
     assert args.strategy == "tpu" and args.jit_compile is True and args.validate_every == 7
     assert args.lr_decay_steps == 100 and args.data_dir == "d" and args.data == "tfds:clic"
+    assert build_parser(only="train").parse_args(["train", "--model", "m", "--data", "d", "--workdir", "w"]
+                                                 ).strategy is None  # TrainConfig's default: auto
+
+
+def test_config_file_from_a_previous_run(reference_run, tmp_path):
+    """A run's config.json (with what `auto` resolved to) serves as --config; flags win."""
+    from tfcodec.cli import build_parser
+    from tfcodec.train.cli import config_from_args
+
+    workdir, *_ = reference_run
+    args = build_parser(only="train").parse_args(
+        ["train", "--config", os.path.join(workdir, "config.json"), "--model", "test-train-tiny",
+         "--data", "elsewhere", "--workdir", str(tmp_path / "again"), "--steps-per-execution", "2"])
+    config = config_from_args(args)
+    assert config.data == "elsewhere" and config.steps_per_execution == 2 and config.strategy == "auto"
+    assert config.patch == PATCH and config.validation_size == 192  # from the file
 
 
 def _started_from_bundle(tmp_path, prefix, source_config, target_config, seed):

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import sys
 
+from tfcodec.train.accelerators import STRATEGIES
 from tfcodec.train.loop import PRECISIONS, TrainConfig
 
 _HELP = {
@@ -15,8 +16,14 @@ _HELP = {
     "lr_final_factor": "learning rate at the end of the decay, as a factor of --learning-rate",
     "clip_norm": "global gradient-norm clip (0 disables)",
     "seed": "seed of the data order, crops and quality sampling",
-    "strategy": "tf.distribute strategy: default, mirrored, multiworker or tpu",
-    "tpu": "TPU address for --strategy tpu (empty: the Colab/Cloud default)",
+    "strategy": "tf.distribute strategy: auto (default: a TPU VM's chips, else several GPUs mirrored, "
+                "else one GPU or the CPU; says so when it leaves accelerators unused), default (one "
+                "device), mirrored, multiworker (TF_CONFIG) or tpu",
+    "tpu": "TPU to connect to: a TPU node or pod's name, or grpc://HOST:8470 (empty: this TPU VM's "
+           "own chips, resolver target 'local')",
+    "steps_per_execution": "training steps per compiled call, metrics fetched once a call (0: 100 on "
+                           "TPUs, 20 on GPUs, 1 on CPUs; at most --log-every). Checkpoints, logs and "
+                           "signals act between calls",
     "checkpoint_every": "steps between checkpoints (also saved on SIGTERM/SIGINT/SIGHUP)",
     "log_every": "steps between log lines and TensorBoard scalars",
     "image_every": "steps between reconstruction images in TensorBoard",
@@ -47,7 +54,9 @@ def register(subparsers):
     p.add_argument("--data", required=True,
                    help="folder of images (prepared once as a tfds dataset), tfds:NAME[:SPLIT] "
                         "(a tensorflow-datasets catalog dataset), or files:FOLDER (read the files directly)")
-    p.add_argument("--workdir", required=True, help="run folder: config, checkpoints, TensorBoard logs")
+    p.add_argument("--workdir", required=True,
+                   help="run folder: config, checkpoints, TensorBoard logs (a local path or any "
+                        "filesystem TensorFlow reads: gs://BUCKET/run for Cloud TPUs)")
     p.add_argument("--config", help="JSON file of further settings (flags given here win)")
     for field in dataclasses.fields(TrainConfig):
         if field.name in ("model", "data", "workdir"):
@@ -57,11 +66,26 @@ def register(subparsers):
             p.add_argument(flag, action="store_true", default=None, help=_HELP.get(field.name))
         else:
             kind = {"int": int, "float": float, "str": str}.get(field.type, field.type)
-            choices = PRECISIONS if field.name == "precision" else None
+            choices = {"precision": PRECISIONS, "strategy": STRATEGIES}.get(field.name)
             p.add_argument(flag, type=kind, default=None, choices=choices, help=_HELP.get(field.name))
     p.add_argument("--lambda", dest="lambda_", type=float, default=None,
                    help="not used by the variable-rate models: the quality range sets lambda")
     p.set_defaults(func=run)
+
+
+def config_from_args(args):
+    """The TrainConfig of the flags, over those of --config (a JSON file, e.g. a run's config.json)."""
+    values = {}
+    if args.config:
+        from tfcodec.fileio import read_bytes
+
+        values.update(json.loads(read_bytes(args.config)))
+        values.pop("resolved", None)  # a run's config.json records what `auto` chose there
+    for field in dataclasses.fields(TrainConfig):
+        given = getattr(args, field.name, None)
+        if given is not None:
+            values[field.name] = given
+    return TrainConfig(**values)
 
 
 def run(args):
@@ -70,15 +94,7 @@ def run(args):
     from tfcodec.train.loop import NonFiniteLoss, train
 
     logging.set_verbosity(logging.INFO)
-    values = {}
-    if args.config:
-        with open(args.config) as f:
-            values.update(json.load(f))
-    for field in dataclasses.fields(TrainConfig):
-        given = getattr(args, field.name, None)
-        if given is not None:
-            values[field.name] = given
-    config = TrainConfig(**values)
+    config = config_from_args(args)
     try:
         final = train(config)
     except NonFiniteLoss as e:

@@ -6,7 +6,8 @@ on SIGTERM/SIGINT), `logs/` (TensorBoard). Running the same command again
 resumes at the saved step and, because the pipeline is a function of (seed,
 example index), on the same data.
 
-Distribution (`strategy`): default (one device), mirrored (the local GPUs, or
+Distribution (`strategy`): auto (the default: `tfcodec.train.accelerators`
+decides from the machine), default (one device), mirrored (the local GPUs, or
 logical CPU devices), multiworker (TF_CONFIG), tpu. The input is built per
 input pipeline (`distribute_datasets_from_function`): each host decodes only
 its replicas' examples. The step is written for XLA/TPU: static shapes,
@@ -16,6 +17,17 @@ trajectory does not depend on the replica layout, see
 summed over replicas first and clipped by their global norm after (Keras
 clips per replica, before its all-reduce, which would make N replicas train
 differently from one device).
+
+Steps per execution: one compiled call runs `steps_per_execution` steps in a
+loop on the device (the iterator is read inside it) and returns each step's
+metrics at once, so an accelerator does not wait for the host between steps.
+Checkpoints, summaries, validation and signals act between calls; calls end on
+multiples of their length, so with a length that divides `log_every` and
+`checkpoint_every` those happen at exactly the same steps as with one step a call.
+
+The workdir, like every path a user gives, may be on any filesystem TensorFlow
+reads (`gs://` for Cloud TPUs): it is handled through `tfcodec.fileio` and
+`tf.io.gfile`, never `os` or `open`.
 
 Robustness: `tf.train.CheckpointManager` writes a checkpoint completely
 before it updates the `checkpoint` index file (atomically), so a crash while
@@ -27,7 +39,6 @@ anything is saved, so the last good checkpoint stays the latest.
 
 import contextlib
 import dataclasses
-import glob
 import json
 import math
 import os
@@ -38,6 +49,8 @@ import time
 
 import numpy as np
 from absl import logging
+
+from tfcodec import fileio
 
 
 @dataclasses.dataclass
@@ -56,8 +69,11 @@ class TrainConfig:
     lr_final_factor: float = 0.1
     clip_norm: float = 1.0
     seed: int = 0
-    strategy: str = "default"
+    strategy: str = "auto"
     tpu: str = ""
+    # 0: the accelerator's default (`accelerators.STEPS_PER_EXECUTION`: 100 on TPUs, 20 on GPUs,
+    # 1 on CPUs), at most log_every
+    steps_per_execution: int = 0
     checkpoint_every: int = 1000
     log_every: int = 100
     image_every: int = 5000
@@ -79,23 +95,6 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
-def make_strategy(name, tpu=""):
-    import tensorflow as tf
-
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or None)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"unknown strategy {name!r}: default, mirrored, multiworker or tpu")
-
-
 def worker_role(strategy):
     """(is_chief, task_id) of this process in a multi-worker cluster, (True, 0) otherwise."""
     resolver = getattr(strategy, "cluster_resolver", None)
@@ -109,13 +108,12 @@ def worker_role(strategy):
     return False, task_id
 
 
-def _save_config(config):
-    os.makedirs(config.workdir, exist_ok=True)
-    path = os.path.join(config.workdir, "config.json")
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(dataclasses.asdict(config), f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+def _save_config(config, resolved):
+    """WORKDIR/config.json: the settings as asked, and under "resolved" what this start made
+    of the automatic ones (strategy, TPU target, steps per call)."""
+    fileio.makedirs(config.workdir)
+    fileio.write_atomic(fileio.join(config.workdir, "config.json"), json.dumps(
+        dict(dataclasses.asdict(config), resolved=resolved), indent=2, sort_keys=True).encode())
 
 
 @contextlib.contextmanager
@@ -166,7 +164,7 @@ def load_initial_weights(model, path):
 
     Returns the training steps behind those weights (a bundle's `step`; 0 for a Keras
     file), which `_save_lineage` keeps for the exported bundle's step count."""
-    if path.endswith(".npz") or not os.path.exists(path):
+    if path.endswith(".npz") or not fileio.exists(path):
         from tfcodec.weights import assign_keras_weights, load_bundle, resolve
 
         bundle = load_bundle(resolve(path))
@@ -254,20 +252,17 @@ def _save_lineage(workdir, init_weights, steps):
     """WORKDIR/init.json: the weights a run started from and their steps, written once at
     the run's first start (a shipped name's file may be replaced later by this very run's
     export, so the count is recorded, not looked up again)."""
-    path = os.path.join(workdir, LINEAGE_FILE)
-    if os.path.exists(path):
+    path = fileio.join(workdir, LINEAGE_FILE)
+    if fileio.exists(path):
         return
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump({"init_weights": init_weights, "initial_step": steps}, f, indent=2)
-    os.replace(tmp, path)
+    fileio.write_atomic(path, json.dumps({"init_weights": init_weights, "initial_step": steps},
+                                         indent=2).encode())
 
 
 def initial_step(workdir):
     """Training steps behind a run's --init-weights (0 for a run from scratch)."""
     try:
-        with open(os.path.join(workdir, LINEAGE_FILE)) as f:
-            return int(json.load(f)["initial_step"])
+        return int(json.loads(fileio.read_bytes(fileio.join(workdir, LINEAGE_FILE)))["initial_step"])
     except FileNotFoundError:
         return 0
 
@@ -331,10 +326,10 @@ def restore_candidates(directory):
         logging.warning("checkpoint index in %s unreadable (%s); scanning the files", directory, e)
         state = None
     if state is not None:
-        listed = [p if os.path.isabs(p) else os.path.join(directory, p)
+        listed = [p if os.path.isabs(p) or fileio.is_url(p) else fileio.join(directory, p)
                   for p in list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]]
-    else:
-        listed = [p[:-len(".index")] for p in glob.glob(os.path.join(directory, "ckpt-*.index"))]
+    elif tf.io.gfile.isdir(directory):
+        listed = [p[:-len(".index")] for p in tf.io.gfile.glob(fileio.join(directory, "ckpt-*.index"))]
     return sorted(set(listed), key=_checkpoint_number, reverse=True)
 
 
@@ -373,13 +368,18 @@ def _qualities(config, family):
     return [float(q) for q in config.validation_qualities.split(",") if q.strip()]
 
 
-def make_train_step(config, strategy, model, optimizer, step):
-    """The compiled training step: `train_step((images, indices), stop)` -> global metrics.
+METRICS = ("loss", "bpp", "mse", "stop")
 
-    `images`/`indices` are per-replica values from the distributed dataset (plain
-    tensors with the default strategy); `stop` a float flag (> 0: this worker was
-    signalled). Returns the global batch's mean loss, bpp, mse and the stop flags
-    summed over replicas, and advances `step` (and the learning rate with it).
+
+def make_train_call(config, strategy, model, optimizer, step):
+    """The compiled training call: `train_call(iterator, count, stop)` -> per-step metrics.
+
+    It runs `count` steps (a scalar tensor: calls of any length share one trace),
+    each reading its batch from the distributed `iterator` inside the call, and
+    returns {"loss", "bpp", "mse", "stop"}: vectors of `count` values, the
+    global batch's means and the stop flags summed over replicas, gathered on
+    the device and fetched by the host once. `stop` is a float flag (> 0: this
+    worker was signalled). Each step advances `step` (and the learning rate).
     """
     import tensorflow as tf
 
@@ -390,11 +390,11 @@ def make_train_step(config, strategy, model, optimizer, step):
     variables = model.trainable_variables
     seed = config.seed
 
-    # XLA: the default strategy compiles the whole step; multi-device strategies compile
+    # XLA: the default strategy compiles each whole step; multi-device strategies compile
     # each replica's forward and backward pass (the all-reduce and the update stay
     # outside: a compiled cluster must not span devices); TPUStrategy compiles the
-    # replica function itself.
-    whole_step_jit = bool(config.jit_compile) and config.strategy == "default"
+    # replica function itself. The loop and the iterator stay outside XLA.
+    step_jit = bool(config.jit_compile) and config.strategy == "default"
     replica_jit = bool(config.jit_compile) and config.strategy in ("mirrored", "multiworker")
 
     def loss_and_grads(images, indices):
@@ -411,7 +411,13 @@ def make_train_step(config, strategy, model, optimizer, step):
     if replica_jit:
         loss_and_grads = tf.function(loss_and_grads, jit_compile=True, autograph=False)
 
+    replica_batch = global_batch // replicas
+
     def replica_step(images, indices, stop):
+        # Batches read inside the call lose their static size under some strategies
+        # (multi-worker); the keyed randomness and XLA need it.
+        images = tf.ensure_shape(images, (replica_batch, config.patch, config.patch, 3))
+        indices = tf.ensure_shape(indices, (replica_batch,))
         sums, grads = loss_and_grads(images, indices)
         present = [i for i, g in enumerate(grads) if g is not None]
         reduced = tf.distribute.get_replica_context().all_reduce(
@@ -422,33 +428,62 @@ def make_train_step(config, strategy, model, optimizer, step):
         # a distinct tensor per replica; summed over replicas: > 0 iff any worker was signalled
         return dict(sums, stop=tf.identity(stop) / replicas)
 
-    @tf.function(jit_compile=whole_step_jit, autograph=False)
-    def train_step(batch, stop):
-        images, indices = batch
+    def one_step(images, indices, stop):
         optimizer.learning_rate.assign(learning_rate_at(config, step))
         per_replica = strategy.run(replica_step, args=(images, indices, stop))
         step.assign_add(1)
         return {k: strategy.reduce("SUM", v, axis=None) for k, v in per_replica.items()}
 
-    return train_step
+    if step_jit:
+        one_step = tf.function(one_step, jit_compile=True, autograph=False)
+
+    @tf.function(autograph=False)
+    def train_call(iterator, count, stop):
+        def body(i, *arrays):
+            images, indices = next(iterator)
+            metrics = one_step(images, indices, stop)
+            return (i + 1,) + tuple(a.write(i, metrics[k]) for a, k in zip(arrays, METRICS))
+
+        arrays = tuple(tf.TensorArray(tf.float32, size=count) for _ in METRICS)
+        _, *arrays = tf.while_loop(lambda i, *_: i < count, body, (tf.constant(0), *arrays))
+        return {k: a.stack() for k, a in zip(METRICS, arrays)}
+
+    return train_call
+
+
+def _crossed(before, after, every):
+    """Whether a call that took the step from `before` to `after` passed a multiple of `every`."""
+    return every > 0 and before // every != after // every
 
 
 def train(config: TrainConfig, progress=True, on_step=None):
     """Runs (or resumes) training until config.steps; returns the final step.
 
     `on_step(step, metrics)`, if given, is called after every step with the
-    global batch's mean loss, bpp and mse (floats).
+    global batch's mean loss, bpp and mse (floats), after the call that ran it.
     """
+    from tfcodec.train.accelerators import choose_for, configure_tpu_runtime, make_strategy
+
+    configure_tpu_runtime()  # a no-op unless on v5e/v5p/v6e chips; `tfcodec train` did it already
+
     import keras
     import tensorflow as tf
 
     from tfcodec.models import model_family
     from tfcodec.train.data import training_examples
 
-    strategy = make_strategy(config.strategy, config.tpu)
+    if config.steps_per_execution < 0:
+        raise ValueError(f"--steps-per-execution {config.steps_per_execution}: use 1 or more (0: automatic)")
+    choice = choose_for(config.strategy, config.tpu)
+    strategy = make_strategy(choice)
     is_chief, task_id = worker_role(strategy)
+    per_call = min(config.steps_per_execution or choice.steps_per_execution, max(config.log_every, 1))
     if is_chief:
-        _save_config(config)
+        _save_config(config, {"strategy": choice.strategy, "tpu": choice.tpu, "device": choice.device,
+                              "steps_per_execution": per_call})
+    config = dataclasses.replace(config, strategy=choice.strategy, tpu=choice.tpu)
+    if is_chief:
+        logging.info("strategy %s: %s; %d step(s) per call", choice.strategy, choice.description, per_call)
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch
     if global_batch % replicas:
@@ -461,7 +496,7 @@ def train(config: TrainConfig, progress=True, on_step=None):
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
-    checkpoint_dir = os.path.join(config.workdir, "checkpoints")
+    checkpoint_dir = fileio.join(config.workdir, "checkpoints")
     restored = restore_latest_good(checkpoint, checkpoint_dir)
     if restored:
         # --init-weights is not read: a resumed run needs only its checkpoint, even
@@ -474,7 +509,7 @@ def train(config: TrainConfig, progress=True, on_step=None):
             _save_lineage(config.workdir, config.init_weights, initial)
     # Only the chief writes the real checkpoints; the other workers take part in the
     # save (it may need collectives) into a scratch folder deleted right after.
-    save_dir = checkpoint_dir if is_chief else os.path.join(config.workdir, f".worker-{task_id}-scratch")
+    save_dir = checkpoint_dir if is_chief else fileio.join(config.workdir, f".worker-{task_id}-scratch")
     manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=3)
 
     start = _value(step)
@@ -488,21 +523,21 @@ def train(config: TrainConfig, progress=True, on_step=None):
             num_pipelines=context.num_input_pipelines, pipeline_id=context.input_pipeline_id,
             data_dir=config.data_dir or None)
 
-    dist_dataset = strategy.distribute_datasets_from_function(dataset_fn)
-    train_step = make_train_step(config, strategy, model, optimizer, step)
+    iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+    train_call = make_train_call(config, strategy, model, optimizer, step)
 
     family = model_family(config.model)
     validate = _make_validation(config, model, family, strategy) if config.validation else None
-    log_images = _make_image_logger(model, strategy)
+    log_images = _make_image_logger(config, model, strategy)
 
-    writer = (tf.summary.create_file_writer(os.path.join(config.workdir, "logs")) if is_chief
+    writer = (tf.summary.create_file_writer(fileio.join(config.workdir, "logs")) if is_chief
               else tf.summary.create_noop_writer())
     stop = {"signal": None}
-    # On a signal, a single process stops after the step in flight; that step read the flag
-    # before the signal came, so waiting for the flag to come back through the next step
-    # would cost a whole extra step (seconds for the recurrent models) before the save, and
-    # a kill that follows SIGTERM may come first. Several workers must agree on the step
-    # they save, so they do learn of it through the next step.
+    # On a signal, a single process stops after the call in flight; that call read the flag
+    # before the signal came, so waiting for the flag to come back through the next call
+    # would cost a whole extra call before the save, and a kill that follows SIGTERM may
+    # come first. Several workers must agree on the step they save, so they do learn of
+    # it through the next call.
     single_process = config.strategy in ("default", "mirrored")
 
     def _on_signal(signum, _frame):
@@ -521,24 +556,29 @@ def train(config: TrainConfig, progress=True, on_step=None):
     try:
         tick, tick_step = time.time(), start
         sums = {"loss": 0.0, "bpp": 0.0, "mse": 0.0}
-        for batch in dist_dataset:
-            metrics = train_step(batch, tf.constant(1.0 if stop["signal"] else 0.0))
-            current = _value(step)
-            values = {k: float(v) for k, v in metrics.items()}
-            stopping = values.pop("stop") > 0 or (single_process and stop["signal"] is not None)
-            if not all(math.isfinite(v) for v in values.values()):
-                raise NonFiniteLoss(
-                    f"non-finite training loss at step {current} (loss {values['loss']}, bpp "
-                    f"{values['bpp']}, mse {values['mse']}); nothing was saved after it: the last good "
-                    f"checkpoint is {manager.latest_checkpoint or restored or 'none (no checkpoint yet)'}. "
-                    f"Rerun to resume from it, with a lower --learning-rate or --clip-norm.")
-            if on_step is not None:
-                on_step(current, values)
-            for k in sums:
-                sums[k] += values[k]
+        current = start
+        while current < config.steps:
+            # Calls end on multiples of their length (a resumed run first catches up).
+            count = min(per_call - current % per_call, config.steps - current)
+            flag = tf.constant(1.0 if stop["signal"] else 0.0)
+            fetched = {k: v.numpy() for k, v in train_call(iterator, tf.constant(count), flag).items()}
+            before, current = current, _value(step)
+            stopping = bool(fetched["stop"].max() > 0) or (single_process and stop["signal"] is not None)
+            for i in range(count):
+                values = {k: float(fetched[k][i]) for k in sums}
+                if not all(math.isfinite(v) for v in values.values()):
+                    raise NonFiniteLoss(
+                        f"non-finite training loss at step {before + i + 1} (loss {values['loss']}, bpp "
+                        f"{values['bpp']}, mse {values['mse']}); nothing was saved after it: the last good "
+                        f"checkpoint is {manager.latest_checkpoint or restored or 'none (no checkpoint yet)'}. "
+                        f"Rerun to resume from it, with a lower --learning-rate or --clip-norm.")
+                if on_step is not None:
+                    on_step(before + i + 1, values)
+                for k in sums:
+                    sums[k] += values[k]
             if bar is not None:
-                bar.update(1)
-            if current % config.log_every == 0:
+                bar.update(count)
+            if _crossed(before, current, config.log_every):
                 rate = (current - tick_step) / max(time.time() - tick, 1e-9)
                 means = {k: v / (current - tick_step) for k, v in sums.items()}
                 psnr = 10 * math.log10(255.0**2 / max(means["mse"], 1e-10))
@@ -557,9 +597,9 @@ def train(config: TrainConfig, progress=True, on_step=None):
                 tick, tick_step = time.time(), current
                 sums = {k: 0.0 for k in sums}
             # On a signal nothing slow runs before the save.
-            if current % config.image_every == 0 and not stopping:
-                log_images(writer, batch[0], current)
-            if validate is not None and not stopping and (current % config.validate_every == 0
+            if _crossed(before, current, config.image_every) and not stopping:
+                log_images(writer, current)
+            if validate is not None and not stopping and (_crossed(before, current, config.validate_every)
                                                           or current >= config.steps):
                 results = validate()
                 with writer.as_default(step=current):
@@ -568,14 +608,12 @@ def train(config: TrainConfig, progress=True, on_step=None):
                     logging.info("validation at step %d: %s", current, "; ".join(
                         f"q{q:.2f}: {r['estimated_bpp']:.3f} bpp (est.) {r['psnr']:.2f} dB "
                         f"ms-ssim {r['ms_ssim']:.4f}" for q, r in results.items()))
-            if current % config.checkpoint_every == 0 or current >= config.steps or stopping:
+            if _crossed(before, current, config.checkpoint_every) or current >= config.steps or stopping:
                 manager.save(checkpoint_number=current)
                 if not is_chief:
                     tf.io.gfile.rmtree(save_dir)
             if stopping:
                 logging.warning("signal: checkpoint saved at step %d, stopping", current)
-                break
-            if current >= config.steps:
                 break
     finally:
         for s, handler in previous.items():
@@ -653,20 +691,30 @@ def _write_validation(results):
         tf.summary.scalar(f"val/ms_ssim_db/{tag}", -10 * math.log10(max(1 - r["ms_ssim"], 1e-10)))
 
 
-def _make_image_logger(model, strategy):
+def _make_image_logger(config, model, strategy):
+    """TensorBoard pairs (crop, reconstruction) at the lowest and highest quality.
+
+    The crops are the first two examples of the run's data order, the same at every
+    log (progress shows on fixed content), read by a pipeline of their own: the
+    training batches stay inside the compiled calls."""
     import tensorflow as tf
+
+    from tfcodec.train.data import training_dataset
 
     def reconstruct_fn(x, quality):
         out = model.forward(x, tf.fill((tf.shape(x)[0],), quality), training=False)
         return tf.concat([x, tf.clip_by_value(out["x_hat"], 0.0, 1.0)], axis=2)
 
     reconstruct = _first_replica(strategy, reconstruct_fn)
+    sample = []
 
-    def log(writer, images, current):
-        local = strategy.experimental_local_results(images)[0][:2]
+    def log(writer, current):
+        if not sample:
+            sample.extend(training_dataset(config.data, config.patch, 2, config.seed,
+                                           data_dir=config.data_dir or None).take(1))
         with writer.as_default(step=current):
             for quality in (0.0, 1.0):
-                pair = reconstruct(local, tf.constant(quality, tf.float32))
+                pair = reconstruct(sample[0], tf.constant(quality, tf.float32))
                 tf.summary.image(f"reconstruction/quality_{quality:.1f}", pair, max_outputs=2)
 
     return log
