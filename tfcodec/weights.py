@@ -15,6 +15,7 @@ import numpy as np
 
 from tfcodec.container import weights_hash
 from tfcodec.errors import FormatError
+from tfcodec import fileio
 from tfcodec.fileio import write_atomic
 
 PACKAGE_WEIGHTS = os.path.join(os.path.dirname(__file__), "weights")
@@ -45,9 +46,9 @@ def save_bundle(path, meta, keras_weights, coding):
 
 
 def load_bundle(path) -> Bundle:
+    """The bundle at `path`: a local file or a URL (gs://, file://, ram://, ...)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = fileio.read_bytes(path)
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(bytes(arrays.pop("__meta__")).decode())
@@ -96,9 +97,11 @@ def assign_keras_weights(model, weights, source="weights"):
 
 
 def resolve(name_or_path):
-    """A shipped model name or a path -> the bundle's path."""
-    if os.path.sep in name_or_path or name_or_path.endswith(".npz") or os.path.exists(name_or_path):
-        if not os.path.exists(name_or_path):
+    """A shipped model name or a path (local, or a URL: gs://, file://, ...) -> the bundle's path."""
+    name_or_path = os.fspath(name_or_path)
+    if (fileio.is_url(name_or_path) or os.path.sep in name_or_path or "/" in name_or_path
+            or name_or_path.endswith(".npz") or os.path.exists(name_or_path)):
+        if not fileio.exists(name_or_path):
             raise FormatError(f"weights file {name_or_path} does not exist")
         return name_or_path
     path = os.path.join(PACKAGE_WEIGHTS, f"{name_or_path}.npz")

@@ -10,7 +10,8 @@ def register(subparsers):
     p.add_argument("output", help="output .tfc file (written atomically)")
     p.add_argument("--model", default="default",
                    help="shipped model name ('default': the hyperprior cw2020-small-full-range; 'rnn': the progressive "
-                        "rnn-gru-small-msssim-late) or path to a weights .npz (default: %(default)s)")
+                        "rnn-gru-small-msssim-late) or path to a weights .npz, local or a URL (gs://, ...) "
+                        "(default: %(default)s)")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--quality", type=float, help="hyperprior models: quality in [0, 1]")
     rate.add_argument("--iterations", type=int, help="recurrent models: number of iterations")

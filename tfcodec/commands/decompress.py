@@ -8,7 +8,8 @@ def register(subparsers):
                     "points at a weights file; streams made with other weights are refused.")
     p.add_argument("input", help=".tfc file")
     p.add_argument("output", help="output image (PNG unless the extension says .bmp/.ppm/.tif)")
-    p.add_argument("--model", default=None, help="weights .npz or shipped name (default: from the stream)")
+    p.add_argument("--model", default=None, help="weights .npz (local or a URL: gs://, ...) or shipped name "
+                                                 "(default: from the stream)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 

@@ -62,9 +62,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     default_codecs = ",".join(CLASSICAL) + ",tfcodec:default"
     p.add_argument("--data", required=True, metavar="DIR",
-                   help="folder of test images (PNG etc., not recursive), e.g. the 24 Kodak PNGs")
+                   help="folder of test images (PNG etc., not recursive), e.g. the 24 Kodak PNGs; "
+                        "a local folder or a URL (gs://, ...)")
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="output folder: results.json, points.csv, summary.md, *.png (created if missing)")
+                   help="output folder: results.json, points.csv, summary.md, *.png (created if missing; "
+                        "local or a URL, gs://, ...)")
     p.add_argument("--codecs", default=None, metavar="LIST",
                    help=f"comma-separated codecs (default: {default_codecs}; with the default, a "
                         "learned model that cannot be loaded is skipped with a warning)")
@@ -105,11 +107,13 @@ def _distinct_labels(specs_and_entries):
     import collections
     import dataclasses
 
+    from tfcodec.evaluate.runner import is_file
+
     counts = collections.Counter(e.label for _, e in specs_and_entries)
     out = []
     for spec, entry in specs_and_entries:
         ref = spec[len("tfcodec:"):]
-        if counts[entry.label] > 1 and spec.startswith("tfcodec:") and os.path.isfile(ref):
+        if counts[entry.label] > 1 and spec.startswith("tfcodec:") and is_file(ref):
             entry = dataclasses.replace(entry, label=f"{entry.label}@{os.path.splitext(os.path.basename(ref))[0]}")
         out.append(entry)
     return out
@@ -117,11 +121,12 @@ def _distinct_labels(specs_and_entries):
 
 def run(args) -> int:
     """Run the evaluation described by parsed ``args``; returns the exit status."""
+    from tfcodec.errors import FormatError
     from tfcodec.evaluate.runner import EvalError
 
     try:
         evaluate(args)
-    except EvalError as e:
+    except (EvalError, FormatError) as e:  # FormatError: an output that cannot be written
         print(f"tfcodec eval: error: {e}", file=sys.stderr)
         return 1
     return 0
@@ -133,9 +138,9 @@ def evaluate(args) -> dict:
     import platform
     import warnings
     from importlib.metadata import PackageNotFoundError, version
-    from pathlib import Path
 
     import tfcodec
+    from tfcodec import fileio
     from tfcodec.evaluate import bdrate, plots, report, runner
 
     explicit = args.codecs is not None
@@ -179,9 +184,12 @@ def evaluate(args) -> dict:
         published.extend(runner.load_published(path))
 
     images = runner.load_images(args.data, args.limit)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    cache_dir = None if args.no_cache else Path(args.cache) if args.cache else out / "cache"
+    out = os.fspath(args.out).rstrip("/") or "/"
+    try:
+        fileio.makedirs(out)
+    except Exception as e:  # noqa: BLE001 - OSError locally, a TensorFlow OpError on URLs
+        raise runner.EvalError(f"--out {out}: cannot create the folder ({getattr(e, 'message', e)})") from None
+    cache_dir = None if args.no_cache else args.cache if args.cache else fileio.join(out, "cache")
     cache = runner.PointCache(cache_dir)
     small = [im.name for im in images if min(im.rgb.shape[:2]) < 161]
     if small:
@@ -233,10 +241,11 @@ def evaluate(args) -> dict:
         "averaged": averaged,
         "points": points,
     }
-    report.write_json(out / "results.json", payload)
-    report.write_csv(out / "points.csv", points, averaged)
-    report.write_markdown(out / "summary.md", payload)
-    plots.write_plots(curves, out, title=f"{Path(args.data).name or args.data} ({len(images)} images)",
+    report.write_json(fileio.join(out, "results.json"), payload)
+    report.write_csv(fileio.join(out, "points.csv"), points, averaged)
+    report.write_markdown(fileio.join(out, "summary.md"), payload)
+    data_name = os.path.basename(os.fspath(args.data).rstrip("/"))
+    plots.write_plots(curves, out, title=f"{data_name or args.data} ({len(images)} images)",
                       max_bpp=args.max_bpp or None)
 
     print(f"{stats.computed} points computed, {stats.cached} from cache; results in {out}/ "

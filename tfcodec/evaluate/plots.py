@@ -15,7 +15,13 @@ PLOTS = {
 
 
 def plot_curves(curves: dict, metric: str, path, title: str = "", max_bpp: float | None = None) -> bool:
-    """Plot ``metric`` vs bpp for every curve that has it; returns False if none had it."""
+    """Plot ``metric`` vs bpp for every curve that has it; returns False if none had it.
+
+    The PNG is written atomically; ``path`` may be local or a URL (gs://, ...).
+    """
+    import io
+    import os
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,8 +50,12 @@ def plot_curves(curves: dict, metric: str, path, title: str = "", max_bpp: float
     if drawn:
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=os.path.splitext(os.fspath(path))[1][1:].lower() or "png")
     plt.close(fig)
+    from tfcodec.fileio import write_atomic
+
+    write_atomic(path, buffer.getvalue())
     return drawn
 
 
@@ -58,12 +68,14 @@ def _fit_y(ax, curves, metric, max_bpp):
 
 
 def write_plots(curves: dict, out_dir, title: str = "", max_bpp: float | None = None) -> list:
-    """Both plots into ``out_dir``; returns the paths written."""
-    from pathlib import Path
+    """Both plots into ``out_dir`` (local or a URL); returns the paths written."""
+    import os
+
+    from tfcodec.fileio import join
 
     written = []
     for metric, (name, _label) in PLOTS.items():
-        path = Path(out_dir) / name
+        path = join(os.fspath(out_dir), name)
         if plot_curves(curves, metric, path, title=title, max_bpp=max_bpp):
             written.append(path)
     return written

@@ -8,11 +8,12 @@ reading and pasting into docs.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-from pathlib import Path
 
 from tfcodec.evaluate import bdrate
+from tfcodec.fileio import write_atomic
 
 CSV_FIELDS = ["codec", "setting", "image", "n_images", "height", "width", "bytes", "bpp", "psnr",
               "msssim", "msssim_db", "msssim_scales", "encode_s", "decode_s"]
@@ -96,18 +97,20 @@ def _clean(x):
 
 
 def write_json(path, payload: dict) -> None:
-    Path(path).write_text(json.dumps(_clean(payload), indent=1, ensure_ascii=False) + "\n")
+    """Written atomically; ``path`` may be local or a URL (gs://, ...), as for every file here."""
+    write_atomic(path, (json.dumps(_clean(payload), indent=1, ensure_ascii=False) + "\n").encode())
 
 
 def write_csv(path, points: list[dict], averaged: list[dict]) -> None:
     """Every per-image point, then the averaged rows (image == "MEAN"); settings JSON-encoded."""
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for p in list(points) + list(averaged):
-            row = dict(p)
-            row["setting"] = json.dumps(p["setting"])
-            w.writerow(row)
+    f = io.StringIO(newline="")
+    w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    for p in list(points) + list(averaged):
+        row = dict(p)
+        row["setting"] = json.dumps(p["setting"])
+        w.writerow(row)
+    write_atomic(path, f.getvalue().encode())
 
 
 def _f(x, digits):
@@ -183,4 +186,4 @@ def markdown(payload: dict) -> str:
 
 
 def write_markdown(path, payload: dict) -> None:
-    Path(path).write_text(markdown(payload))
+    write_atomic(path, markdown(payload).encode())

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfcodec import fileio
 from tfcodec.errors import FormatError
 from tfcodec.evaluate import metrics
 from tfcodec.evaluate.classical import CLASSICAL, get_classical
@@ -54,14 +55,36 @@ def image_hash(rgb: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def _basename(path) -> str:
+    return os.path.basename(os.fspath(path).rstrip("/"))
+
+
+def list_folder(data_dir) -> list[str]:
+    """Full paths of the image files directly in ``data_dir`` (local or a URL), sorted by name."""
+    data_dir = os.fspath(data_dir)
+    if fileio.is_url(data_dir):
+        import tensorflow as tf
+
+        names = [n for n in tf.io.gfile.listdir(data_dir) if not n.endswith("/")]
+        paths = [fileio.join(data_dir, n) for n in names]
+        paths = [p for p in paths if not tf.io.gfile.isdir(p)]
+    else:
+        paths = [os.path.join(data_dir, n) for n in os.listdir(data_dir)]
+        paths = [p for p in paths if os.path.isfile(p)]
+    return sorted((p for p in paths if os.path.splitext(p)[1].lower() in IMAGE_SUFFIXES), key=_basename)
+
+
 def load_images(data_dir, limit: int | None = None) -> list[EvalImage]:
-    """The images in ``data_dir`` (not recursive), sorted by name, as 8-bit RGB."""
+    """The images in ``data_dir`` (not recursive; a local folder or a gs://, file://, ...
+    URL), sorted by name, as 8-bit RGB."""
+    import io
+
     from PIL import Image
 
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
+    data_dir = os.fspath(data_dir)
+    if not fileio.isdir(data_dir):
         raise EvalError(f"--data {data_dir}: not a directory")
-    files = sorted(p for p in data_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = list_folder(data_dir)
     if limit is not None:
         files = files[:limit]
     if not files:
@@ -69,12 +92,21 @@ def load_images(data_dir, limit: int | None = None) -> list[EvalImage]:
     images = []
     for path in files:
         try:
-            with Image.open(path) as im:
+            source = io.BytesIO(fileio.read_bytes(path)) if fileio.is_url(path) else path
+            with Image.open(source) as im:
                 rgb = np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
         except OSError as e:
             raise EvalError(f"cannot read image {path}: {e}") from e
-        images.append(EvalImage(path.name, rgb, image_hash(rgb)))
+        images.append(EvalImage(_basename(path), rgb, image_hash(rgb)))
     return images
+
+
+def is_file(path) -> bool:
+    """Whether ``path`` names a file (local or a URL); False for a model name."""
+    path = os.fspath(path)
+    if fileio.is_url(path):
+        return fileio.exists(path) and not fileio.isdir(path)
+    return os.path.isfile(path)
 
 
 # ----------------------------------------------------------------------------- codecs
@@ -86,6 +118,8 @@ def split_codecs(spec: str) -> list[str]:
 
 
 def _file_sha256(path) -> str:
+    if fileio.is_url(path):
+        return hashlib.sha256(fileio.read_bytes(path)).hexdigest()
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -159,7 +193,7 @@ def resolve_codec(spec: str, settings: list | None = None) -> CodecEntry:
         if callable(identity):
             identity = identity()
         if not identity:
-            if os.path.isfile(ref):
+            if is_file(ref):
                 identity = f"weights-sha256:{_file_sha256(ref)}"
             else:
                 import tfcodec
@@ -170,7 +204,7 @@ def resolve_codec(spec: str, settings: list | None = None) -> CodecEntry:
                     "its name only and go stale if the weights change (use --no-cache)",
                     stacklevel=2,
                 )
-        label = f"tfcodec:{codec.name}" if os.path.isfile(ref) else f"tfcodec:{ref}"
+        label = f"tfcodec:{codec.name}" if is_file(ref) else f"tfcodec:{ref}"
         if refine_steps:
             # Refined files decode with the same weights, but are other points.
             from tfcodec.codecs.refine import settings_label
@@ -216,10 +250,14 @@ def parse_settings_overrides(items: list[str] | None) -> dict[str, list]:
 
 
 class PointCache:
-    """One small JSON file per point under ``root/<codec>/``; ``root=None`` disables it."""
+    """One small JSON file per point under ``root/<codec>/``; ``root=None`` disables it.
+
+    ``root`` may be a local folder or a URL (gs://, ...): there each point is one object,
+    written to a temporary name and renamed, like the local files.
+    """
 
     def __init__(self, root):
-        self.root = Path(root) if root is not None else None
+        self.root = os.fspath(root) if root is not None else None
 
     @staticmethod
     def key(entry: CodecEntry, setting, image: EvalImage) -> str:
@@ -235,15 +273,17 @@ class PointCache:
         )
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def _path(self, label: str, key: str) -> Path:
-        return self.root / re.sub(r"[^A-Za-z0-9_.-]+", "_", label) / f"{key}.json"
+    def _folder(self, label: str) -> str:
+        return fileio.join(self.root, re.sub(r"[^A-Za-z0-9_.-]+", "_", label))
+
+    def _path(self, label: str, key: str) -> str:
+        return fileio.join(self._folder(label), f"{key}.json")
 
     def get(self, label: str, key: str) -> dict | None:
         if self.root is None:
             return None
-        path = self._path(label, key)
         try:
-            return json.loads(path.read_text())
+            return json.loads(fileio.read_bytes(self._path(label, key)))
         except (OSError, ValueError):
             return None
 
@@ -251,9 +291,12 @@ class PointCache:
         if self.root is None:
             return
         path = self._path(label, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(point))
+        fileio.makedirs(self._folder(label))
+        if fileio.is_url(path):
+            fileio.write_atomic(path, json.dumps(point).encode())
+            return
+        tmp = f"{path}.tmp{os.getpid()}"
+        Path(tmp).write_text(json.dumps(point))
         os.replace(tmp, path)  # atomic: an interrupted run never leaves half a point
 
 
@@ -371,7 +414,7 @@ def load_published(path) -> list[dict]:
     an alias of ``msssim_db``. At least one quality list is required.
     """
     try:
-        raw = json.loads(Path(path).read_text())
+        raw = json.loads(fileio.read_bytes(path))
     except (OSError, ValueError) as e:
         raise EvalError(f"--published {path}: {e}") from e
     items = raw.get("curves", [raw]) if isinstance(raw, dict) else raw

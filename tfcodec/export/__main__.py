@@ -21,8 +21,11 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="shipped model name (default: default); with --weights, the bundle's "
                                    "model must be this one")
-    p.add_argument("--weights", help="weights bundle .npz (default: the shipped file of --model)")
-    p.add_argument("--out", required=True, help="output folder (created; files replaced atomically)")
+    p.add_argument("--weights", help="weights bundle .npz, local or a URL (gs://, ...) (default: the shipped "
+                                     "file of --model)")
+    p.add_argument("--out", required=True, help="output folder, local or a URL (gs://, ...) (created; files "
+                                                "replaced atomically; --edgetpu runs edgetpu_compiler only "
+                                                "for a local folder)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--float32", dest="mode", action="store_const", const="float32",
                       help="float32 TFLite (reference; dynamic shapes)")
@@ -38,8 +41,8 @@ def build_parser():
                                               "other modes: dynamic when omitted). Larger images are coded "
                                               "in tiles of this size when it is at least 320")
     p.add_argument("--width", type=int, help="static input width, a multiple of 64 (--edgetpu default 768)")
-    p.add_argument("--calibration", help="folder of TRAINING images for int8 calibration (required for "
-                                         "--int8/--edgetpu)")
+    p.add_argument("--calibration", help="folder of TRAINING images for int8 calibration, local or a URL "
+                                         "(required for --int8/--edgetpu)")
     p.add_argument("--calibration-images", type=int, default=24,
                    help="training images (crops) to calibrate on, each at qualities 0, 0.25, 0.5, 0.75 "
                         "and 1 (default %(default)s)")
@@ -57,10 +60,13 @@ def main(argv=None):
     from tfcodec.export.exporter import ExportOptions, export
 
     try:
+        from tfcodec import fileio
         from tfcodec.api import _ALIASES
         from tfcodec.weights import resolve
 
         name = _ALIASES.get(args.model, args.model) if args.model else None
+        if args.weights and not fileio.exists(args.weights):
+            raise FormatError(f"weights file {args.weights} does not exist")
         weights = args.weights or resolve(name or _ALIASES["default"])
         options = ExportOptions(args.mode, args.height, args.width, args.calibration,
                                 args.calibration_images, args.seed, expect_model=name, gdn=args.gdn)

@@ -29,9 +29,14 @@ QUALITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def _check_folder(folder):
-    if not os.path.isdir(folder):
+    """A training-image folder, local or a URL (gs://, ...); never the Kodak evaluation set."""
+    from tfcodec import fileio
+
+    folder = os.fspath(folder)
+    if not fileio.isdir(folder):
         raise FormatError(f"calibration folder {folder} does not exist")
-    if "kodak" in os.path.abspath(folder).lower():
+    where = folder if fileio.is_url(folder) else os.path.abspath(folder)
+    if "kodak" in where.lower():
         raise FormatError(f"{folder} looks like the Kodak evaluation set: calibrate on training images only")
 
 
@@ -56,7 +61,10 @@ def calibration_images(folder, count, height=None, width=None, seed=0):
     from tfcodec.train.data import list_images
 
     _check_folder(folder)
-    files = list_images(folder)
+    try:
+        files = list_images(folder)
+    except ValueError as e:
+        raise FormatError(str(e)) from None
     rng = np.random.default_rng(seed)
     picks = iter(rng.choice(len(files), size=max(count, 1), replace=count > len(files)).tolist()
                  + rng.integers(0, len(files), size=10 * max(count, 1)).tolist())

@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from tfcodec import fileio
 from tfcodec.errors import FormatError
 from tfcodec.export import edgetpu
 from tfcodec.export.flatbuffer import float_operators, read_model
@@ -107,8 +108,20 @@ def _resolve_shape(options):
     return h, w
 
 
+def _compiler_note(out_dir, files):
+    """What to run where edgetpu_compiler cannot run here (--out a URL)."""
+    return (f"edgetpu_compiler not run: it writes local files only and --out {out_dir} is a URL; the "
+            "models are compile-ready: copy the folder to a local disk and run edgetpu_compiler -s "
+            + " ".join(files))
+
+
 def export(weights, out_dir, options: ExportOptions, progress=print):
-    """Exports a hyperprior bundle for the edge; returns the manifest (dict)."""
+    """Exports a hyperprior bundle for the edge; returns the manifest (dict).
+
+    `weights`, `out_dir` and the calibration folder may be local or URLs of any
+    filesystem TensorFlow reads (gs://, file://, ...); edgetpu_compiler, which
+    writes local files, runs only for a local `out_dir`.
+    """
     from tfcodec.codecs.hyperprior import HyperpriorCoder
     from tfcodec.export import graphs
     from tfcodec.export.calibration import QUALITIES, calibration_images, representative_inputs
@@ -125,10 +138,17 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
     if gdn not in graphs.GDN_FORMS:
         raise ExportError(f"GDN form must be one of {', '.join(graphs.GDN_FORMS)}")
     subpixel = options.subpixel if options.subpixel is not None else mode != "edgetpu"
+    out_dir = os.fspath(out_dir)
+    if mode == "edgetpu" and fileio.is_url(out_dir) and edgetpu.compiler_path():
+        raise ExportError(f"--out {out_dir} is a URL, and edgetpu_compiler (on PATH) writes local files "
+                          "only: export --edgetpu to a local folder, then copy it")
     bundle, config = load_export_bundle(weights)
     if options.expect_model and options.expect_model != bundle.model:
         raise ExportError(f"{weights} holds model {bundle.model!r}, not {options.expect_model!r}")
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        fileio.makedirs(out_dir)
+    except Exception as e:  # noqa: BLE001 - OSError locally, a TensorFlow OpError on URLs
+        raise ExportError(f"--out {out_dir}: cannot create the folder ({getattr(e, 'message', e)})") from None
     _say(progress, f"model {bundle.model} (weights {bundle.hash.hex()}, {weights}), mode {mode}, "
                    f"input {f'{width}x{height}' if height else 'dynamic HxW'}, GDN as {gdn}, "
                    f"upsampling by {'conv+depth_to_space' if subpixel else 'transpose_conv'}")
@@ -142,21 +162,21 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
                        f"from {options.calibration}, qualities {'/'.join(f'{q:g}' for q in QUALITIES)} ...")
         representative, scales = representative_inputs(coder, images)
 
-    models = {}
+    models, infos = {}, {}
     roles = graphs.roles(config)
     shapes = {role: graphs.input_shape(role, config, height, width) for role in roles}
     _say(progress, f"converting {len(roles)} models: {', '.join(roles)}")
     t0 = time.perf_counter()
     for k, (role, data) in enumerate(graphs.convert(coder.model, shapes, "int8" if quantised else mode,
                                                     representative, gdn, subpixel, scales), 1):
-        info = read_model(data)
+        info = infos[role] = read_model(data)
         if quantised:
             floating = float_operators(info)
             if floating:
                 raise ExportError(f"{role}: these ops kept float kernels in the int8 model: "
                                   + ", ".join(sorted({op.name for op in floating})))
         filename = f"{role}.tflite"
-        write_atomic(os.path.join(out_dir, filename), data)
+        write_atomic(fileio.join(out_dir, filename), data)
         models[role] = {
             "file": filename, "sha256": _sha256(data), "bytes": len(data),
             "inputs": [_tensor_entry(t) for t in info.inputs],
@@ -182,17 +202,21 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **coding)
     coding_bytes = buffer.getvalue()
-    write_atomic(os.path.join(out_dir, CODING), coding_bytes)
+    write_atomic(fileio.join(out_dir, CODING), coding_bytes)
 
     check, compiler = None, None
     if mode == "edgetpu":
-        results = [edgetpu.check_model(os.path.join(out_dir, m["file"]), m["file"]) for m in models.values()]
+        results = [edgetpu.check_model(infos[role], m["file"]) for role, m in models.items()]
         check = {r.name: {"ok": r.ok, "problems": [str(p) for p in r.problems], "warnings": r.warnings}
                  for r in results}
         for r in results:
             _say(progress, r.summary())
         failed = [r for r in results if not r.ok]
-        if not failed:
+        if not failed and fileio.is_url(out_dir):  # (no compiler on PATH: refused above otherwise)
+            compiler = {"available": False,
+                        "note": _compiler_note(out_dir, [m["file"] for m in models.values()])}
+            _say(progress, compiler["note"])
+        elif not failed:
             compiler = edgetpu.run_compiler([os.path.join(out_dir, m["file"]) for m in models.values()],
                                             out_dir)
             if compiler["available"]:
@@ -206,7 +230,7 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
         "format": FORMAT, "version": FORMAT_VERSION,
         "model": bundle.model, "family": "hyperprior",
         "weights_hash": bundle.hash.hex(),
-        "weights_file": os.path.basename(weights),
+        "weights_file": os.path.basename(os.fspath(weights)),
         "config": json.loads(config.to_json()),
         "mode": mode,
         "quantization": "int8" if quantised else mode,
@@ -226,9 +250,9 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
         "edgetpu_check": check,
         "edgetpu_compiler": compiler,
     }
-    write_atomic(os.path.join(out_dir, MANIFEST), json.dumps(manifest, indent=1).encode())
+    write_atomic(fileio.join(out_dir, MANIFEST), json.dumps(manifest, indent=1).encode())
     report = format_report(manifest)
-    write_atomic(os.path.join(out_dir, REPORT), report.encode())
+    write_atomic(fileio.join(out_dir, REPORT), report.encode())
     _say(progress, report)
     _say(progress, f"wrote {out_dir} in {time.perf_counter() - start:.0f} s")
     if check and not all(v["ok"] for v in check.values()):

@@ -8,7 +8,8 @@ Sources (`--data`):
   version goes after the name as in tfds (``tfds:clic:1.0.0:validation``). It is
   read from the data dir (``--data-dir``, else $TFDS_DATA_DIR, else
   ~/tensorflow_datasets) and prepared there with tfds if it is not yet.
-* ``FOLDER`` - a flat or nested folder of images, turned once into a tfds
+* ``FOLDER`` - a flat or nested folder of images (a local path or a URL of any
+  filesystem TensorFlow reads: gs://, file://, ...), turned once into a tfds
   dataset by our builder (`tfcodec.train.folder_dataset`, which says why) and
   then read like a catalog dataset.
 * ``files:FOLDER`` - the folder's files read directly, the first version's
@@ -39,6 +40,8 @@ import re
 
 import tensorflow as tf
 
+from tfcodec import fileio
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 # Bytes of encoded records a shuffle window may hold.
 WINDOW_BYTES = 256 << 20
@@ -46,15 +49,15 @@ _INTERLEAVE = 4
 
 
 def list_images(folder):
-    """All image files below `folder`, sorted (deterministic across machines)."""
-    found = []
-    for root, _, names in os.walk(folder):
-        for name in names:
-            if name.lower().endswith(IMAGE_EXTENSIONS):
-                found.append(os.path.join(root, name))
+    """All image files below `folder` (a local path or a gs://, file://, ... URL), sorted
+    (deterministic across machines)."""
+    folder = os.fspath(folder)
+    if not fileio.isdir(folder):
+        raise ValueError(f"image folder {folder} does not exist")
+    found = [path for path in fileio.walk_files(folder) if path.lower().endswith(IMAGE_EXTENSIONS)]
     if not found:
         raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {folder}")
-    return sorted(found)
+    return found
 
 
 def decode(encoded):
@@ -101,7 +104,8 @@ def parse_tfds_spec(spec):
     return name, rest or "train"
 
 
-def _image_key(features):
+def image_feature(features):
+    """(the image feature `tfcodec train` reads, all image features) of a tfds FeaturesDict."""
     import tensorflow_datasets as tfds
 
     images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
@@ -123,7 +127,7 @@ class _TfdsSource:
 
         self.builder = builder
         info = builder.info
-        self.key, image_keys = _image_key(info.features)
+        self.key, image_keys = image_feature(info.features)
         self.decoders = {k: tfds.decode.SkipDecoding() for k in image_keys}
         split_info = info.splits[split]
         self.split = split
@@ -169,8 +173,10 @@ def _permutation(n, seed):
 def _tfds_source(spec, data_dir):
     import tensorflow_datasets as tfds
 
+    from tfcodec.train.folder_dataset import tfds_data_dir
+
     name, split = parse_tfds_spec(spec)
-    data_dir = data_dir or None
+    data_dir = tfds_data_dir(data_dir) if data_dir else None
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as e:
@@ -292,3 +298,21 @@ def validation_images(source, limit=None, size=256):
         return tf.clip_by_value(tf.round(image), 0.0, 255.0) / 255.0
 
     return dataset.map(center).batch(1)
+
+
+def save_examples(source, folder, count, data_dir=None):
+    """The first `count` images of a training source (`--data` syntax: a folder or
+    tfds:NAME[:SPLIT], slices too: tfds:clic:train[:24]) written to `folder` as PNGs,
+    with the image feature `tfcodec train` reads; for calibration folders. Returns the
+    paths. Only the records of the slice are read, though tfds prepares the whole
+    dataset the first time."""
+    from tfcodec import fileio
+
+    src = open_source(source, data_dir)
+    fileio.makedirs(folder)
+    paths = []
+    for i, encoded in enumerate(src.epoch(0, tf.constant(0, tf.int64)).take(count)):
+        path = fileio.join(folder, f"{i:04d}.png")
+        fileio.write_image(path, decode(encoded).numpy())
+        paths.append(path)
+    return paths

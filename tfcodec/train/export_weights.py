@@ -5,17 +5,20 @@ and the integer entropy-parameter nets, calibrated on a few training images
 (never on evaluation images).
 """
 
-import os
+from tfcodec import fileio
+from tfcodec.errors import FormatError
 
 
 def register(subparsers):
     p = subparsers.add_parser(
         "export-weights", help="turn a checkpoint into a shipped weights file",
         description="Write a weights bundle (.npz) from the latest checkpoint of a training workdir.")
-    p.add_argument("--workdir", required=True, help="training workdir (reads config.json and checkpoints/)")
-    p.add_argument("--out", required=True, help="output .npz (e.g. tfcodec/weights/cw2020-small-full-range.npz)")
+    p.add_argument("--workdir", required=True, help="training workdir (reads config.json and checkpoints/); "
+                                                    "a local folder or a gs://, file://, ... URL")
+    p.add_argument("--out", required=True, help="output .npz (e.g. tfcodec/weights/cw2020-small-full-range.npz; "
+                                                "a URL works too), written atomically")
     p.add_argument("--calibration", required=True,
-                   help="folder of training images for calibrating the integer nets")
+                   help="folder of training images for calibrating the integer nets (local or a URL)")
     p.add_argument("--calibration-images", type=int, default=16, help="how many images (default %(default)s)")
     p.set_defaults(func=run)
 
@@ -40,6 +43,16 @@ def calibration_crops(folder, count, size=256, seed=0):
     return crops
 
 
+def _checkpoint_reader(path):
+    """tf.train.load_checkpoint, but a checkpoint prefix is read as one even where the
+    filesystem calls it a folder (ram:// calls any prefix of a file a folder)."""
+    import tensorflow as tf
+
+    if fileio.exists(f"{path}.index"):
+        return tf.compat.v1.train.NewCheckpointReader(path)
+    return tf.train.load_checkpoint(path)
+
+
 def restore_model(model, path):
     """Loads every model variable of a training checkpoint, or fails saying which are missing.
 
@@ -52,7 +65,7 @@ def restore_model(model, path):
     import keras
     import tensorflow as tf
 
-    saved = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    saved = _checkpoint_reader(path).get_variable_to_shape_map()
     # Each model variable is saved once, under the model or under the optimizer's
     # list of the variables it trains; everything else is optimizer or loop state.
     state = ("optimizer/_variables/", "optimizer/_iterations/", "optimizer/_learning_rate/",
@@ -73,7 +86,13 @@ def restore_model(model, path):
 
 
 def export_from_checkpoint(workdir, out, calibration_folder, count=16):
+    """Writes the bundle of `workdir`'s latest checkpoint to `out`; returns its step.
+
+    Every path may be a local one or a URL of any filesystem TensorFlow reads
+    (gs://, file://, ram://, ...).
+    """
     import json
+    import os
 
     import tensorflow as tf
 
@@ -81,12 +100,25 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
     from tfcodec.train.loop import step_meta
     from tfcodec.weights import keras_weights_of, save_bundle
 
-    with open(os.path.join(workdir, "config.json")) as f:
-        name = json.load(f)["model"]
+    workdir, out, calibration_folder = (os.fspath(p) for p in (workdir, out, calibration_folder))
+    config_path = fileio.join(workdir, "config.json")
+    try:
+        name = json.loads(fileio.read_bytes(config_path))["model"]
+    except FileNotFoundError:
+        raise FormatError(f"{config_path} does not exist: --workdir is not a training workdir") from None
+    except OSError as e:
+        raise FormatError(f"cannot read {config_path}: {e.strerror or e}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise FormatError(f"{config_path} is not a training config ({type(e).__name__}: {e})") from None
+    try:
+        crops = calibration_crops(calibration_folder, count)
+    except ValueError as e:  # a missing or empty folder, local or URL alike
+        raise FormatError(f"--calibration: {e}") from None
     model = build_model(name)
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    checkpoints = fileio.join(workdir, "checkpoints")
+    latest = tf.train.latest_checkpoint(checkpoints)
     if not latest:
-        raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
+        raise FormatError(f"no checkpoint in {checkpoints}")
     restore_model(model, latest)
     step = int(latest.rsplit("-", 1)[-1])
     # Round to the stored precision first: tables and integer nets must be
@@ -94,7 +126,6 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
     from tfcodec.weights import assign_keras_weights
     assign_keras_weights(model, keras_weights_of(model))
     family = model_family(name)
-    crops = calibration_crops(calibration_folder, count)
     if family == "hyperprior":
         from tfcodec.codecs.hyperprior import build_coding_arrays
     else:

@@ -1,4 +1,4 @@
-"""Local folders of photos as tensorflow-datasets datasets (prepared once, cached).
+"""Folders of photos as tensorflow-datasets datasets (prepared once, cached).
 
 `prepare_folder(folder, data_dir)` turns a flat or nested folder of images into
 a tfds dataset (`ImageFolder`, a small `GeneratorBasedBuilder`) with one split,
@@ -22,7 +22,12 @@ same data order, and for folders that must not be copied).
 
 The cache lives in ``DATA_DIR/tfcodec_folders/<digest>/``; a file lock keeps
 two processes (e.g. two workers of one run) from preparing the same folder at
-once.
+once (on a local data dir; tfds' own write-then-rename keeps a gs:// one whole).
+
+The folder may be local or a URL of any filesystem TensorFlow reads (gs://,
+file://, ram://, ...): it is read through tf.io.gfile. The data dir is
+written by tfds, through etils' epath, which takes local paths, gs://, s3://
+and az:// (a file:// URL is turned into its local path; ram:// is refused).
 """
 
 import hashlib
@@ -31,6 +36,8 @@ import os
 from typing import ClassVar
 
 from absl import logging
+
+from tfcodec import fileio
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 # Formats and modes tf.io.decode_image reads as they are.
@@ -46,33 +53,44 @@ def default_data_dir():
             or os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
 
 
+def _relative(path, folder):
+    """`path` below `folder`, relative to it ('/'-separated for URLs)."""
+    if fileio.is_url(folder):
+        return path[len(folder.rstrip("/")):].lstrip("/")
+    return os.path.relpath(path, folder)
+
+
 def scan_folder(folder):
-    """Sorted relative paths of the images below `folder` and a digest of their state."""
+    """Sorted relative paths of the images below `folder` and a digest of their state.
+
+    `folder` is a local path or a URL of any filesystem TensorFlow reads (gs://, ...).
+    """
     import tensorflow as tf
 
-    folder = os.path.abspath(folder) if "://" not in folder else folder
-    found = []
-    for root, _, names in tf.io.gfile.walk(folder):
-        for name in names:
-            if name.lower().endswith(IMAGE_EXTENSIONS):
-                found.append(os.path.relpath(os.path.join(root, name), folder))
-    found.sort()
+    folder = os.fspath(folder)
+    folder = folder.rstrip("/") if fileio.is_url(folder) else os.path.abspath(folder)
+    if not fileio.isdir(folder):
+        raise ValueError(f"image folder {folder} does not exist")
+    found = sorted(_relative(path, folder) for path in fileio.walk_files(folder)
+                   if path.lower().endswith(IMAGE_EXTENSIONS))
     if not found:
         raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {folder}")
     digest = hashlib.sha256(f"{_FORMAT_VERSION}\0{folder}\0".encode())
     for rel in found:
-        stat = tf.io.gfile.stat(os.path.join(folder, rel))
+        stat = tf.io.gfile.stat(fileio.join(folder, rel))
         digest.update(f"{rel}\0{stat.length}\0{stat.mtime_nsec}\0".encode())
     return folder, found, digest.hexdigest()[:20]
 
 
 def _readable_bytes(path):
     """The file's bytes if decode_image reads them, else a PNG re-encoding; None if unreadable."""
-    import tensorflow as tf
     from PIL import Image
 
-    with tf.io.gfile.GFile(path, "rb") as f:
-        data = f.read()
+    try:
+        data = fileio.read_bytes(path)
+    except OSError as e:
+        logging.warning("skipping %s: %s", path, e)
+        return None
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.mode in _NATIVE_FORMATS.get(image.format, ()):
@@ -121,7 +139,7 @@ def _builder_class():
 
         def _generate_examples(self):
             for rel in self._files:
-                data = _readable_bytes(os.path.join(self._folder, rel))
+                data = _readable_bytes(fileio.join(self._folder, rel))
                 if data is not None:
                     yield rel, {"image": data, "path": rel}
 
@@ -134,7 +152,9 @@ class _FileLock:
         self.handle = None
 
     def __enter__(self):
-        if "://" in self.path:
+        if fileio.is_url(self.path):
+            # No advisory locks on object stores: two workers may both prepare; tfds writes
+            # into a fresh incomplete.* folder and renames it, so the result is whole either way.
             return self
         import fcntl
 
@@ -151,12 +171,29 @@ class _FileLock:
             self.handle.close()
 
 
+def tfds_data_dir(data_dir):
+    """The data dir as tfds takes it: file:// URLs as local paths; tfds (etils' epath)
+    also takes gs://, s3:// and az://, but not TensorFlow's other schemes (ram://, ...)."""
+    data_dir = os.fspath(data_dir or default_data_dir())
+    if data_dir.startswith("file://"):
+        return data_dir[len("file://"):] or "/"
+    scheme = data_dir.split("://", 1)[0] + "://" if fileio.is_url(data_dir) else None
+    if scheme and scheme not in ("gs://", "s3://", "az://"):
+        raise ValueError(f"data dir {data_dir}: tensorflow-datasets cannot write to {scheme} "
+                         "(use a local folder or gs://)")
+    return data_dir
+
+
 def prepare_folder(folder, data_dir=None):
-    """The prepared tfds builder of `folder` (prepares it the first time)."""
+    """The prepared tfds builder of `folder` (prepares it the first time).
+
+    `folder` may be a URL of any filesystem TensorFlow reads (gs://, file://, ram://);
+    the data dir a local folder or gs:// (see `tfds_data_dir`).
+    """
     import tensorflow_datasets as tfds
 
     folder, files, digest = scan_folder(folder)
-    root = os.path.join(data_dir or default_data_dir(), "tfcodec_folders", digest)
+    root = fileio.join(tfds_data_dir(data_dir), "tfcodec_folders", digest)
     builder = _builder_class()(folder=folder, files=files, data_dir=root)
     if not builder.is_prepared():
         with _FileLock(root + ".lock"):
