@@ -13,10 +13,9 @@ import os
 
 import numpy as np
 
+from tfcodec import fileio
 from tfcodec.container import weights_hash
 from tfcodec.errors import FormatError
-from tfcodec import fileio
-from tfcodec.fileio import write_atomic
 
 PACKAGE_WEIGHTS = os.path.join(os.path.dirname(__file__), "weights")
 BUNDLE_VERSION = 1
@@ -42,7 +41,7 @@ def save_bundle(path, meta, keras_weights, coding):
     arrays.update({f"coding/{k}": np.asarray(v) for k, v in coding.items()})
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    write_atomic(path, buffer.getvalue())
+    fileio.write_atomic(path, buffer.getvalue())
 
 
 def load_bundle(path) -> Bundle:

@@ -306,8 +306,6 @@ def save_examples(source, folder, count, data_dir=None):
     with the image feature `tfcodec train` reads; for calibration folders. Returns the
     paths. Only the records of the slice are read, though tfds prepares the whole
     dataset the first time."""
-    from tfcodec import fileio
-
     src = open_source(source, data_dir)
     fileio.makedirs(folder)
     paths = []
