@@ -481,9 +481,8 @@ def train(config: TrainConfig, progress=True, on_step=None):
     if is_chief:
         _save_config(config, {"strategy": choice.strategy, "tpu": choice.tpu, "device": choice.device,
                               "steps_per_execution": per_call})
-    config = dataclasses.replace(config, strategy=choice.strategy, tpu=choice.tpu)
-    if is_chief:
         logging.info("strategy %s: %s; %d step(s) per call", choice.strategy, choice.description, per_call)
+    config = dataclasses.replace(config, strategy=choice.strategy, tpu=choice.tpu)
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch
     if global_batch % replicas:
