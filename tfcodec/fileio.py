@@ -11,6 +11,7 @@ local paths. On object stores a rename is a copy and a delete, so a reader
 sees the old object or the new one whole, never a part.
 """
 
+import io
 import os
 import tempfile
 
@@ -146,8 +147,6 @@ def read_image(path):
     import numpy as np
     from PIL import Image
 
-    import io
-
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
         source = io.BytesIO(read_bytes(path)) if is_url(path) else path
@@ -167,8 +166,6 @@ def read_image(path):
 
 
 def encode_png(rgb):
-    import io
-
     from PIL import Image
 
     buffer = io.BytesIO()
@@ -178,8 +175,6 @@ def encode_png(rgb):
 
 def write_image(path, rgb):
     """Writes a uint8 RGB array atomically, format from the extension (PNG by default)."""
-    import io
-
     from PIL import Image
 
     ext = os.path.splitext(path)[1].lower()

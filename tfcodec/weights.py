@@ -98,7 +98,7 @@ def assign_keras_weights(model, weights, source="weights"):
 def resolve(name_or_path):
     """A shipped model name or a path (local, or a URL: gs://, file://, ...) -> the bundle's path."""
     name_or_path = os.fspath(name_or_path)
-    if (fileio.is_url(name_or_path) or os.path.sep in name_or_path or "/" in name_or_path
+    if ("/" in name_or_path or os.path.sep in name_or_path  # paths, URLs among them
             or name_or_path.endswith(".npz") or os.path.exists(name_or_path)):
         if not fileio.exists(name_or_path):
             raise FormatError(f"weights file {name_or_path} does not exist")

@@ -6,7 +6,12 @@ so a paper's numbers are never mistaken for ones measured here.
 
 from __future__ import annotations
 
+import io
+import os
+
 import numpy as np
+
+from tfcodec.fileio import join, write_atomic
 
 PLOTS = {
     "psnr": ("psnr_vs_bpp.png", "PSNR (dB, RGB)"),
@@ -19,9 +24,6 @@ def plot_curves(curves: dict, metric: str, path, title: str = "", max_bpp: float
 
     The PNG is written atomically; ``path`` may be local or a URL (gs://, ...).
     """
-    import io
-    import os
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,8 +55,6 @@ def plot_curves(curves: dict, metric: str, path, title: str = "", max_bpp: float
     buffer = io.BytesIO()
     fig.savefig(buffer, format=os.path.splitext(os.fspath(path))[1][1:].lower() or "png")
     plt.close(fig)
-    from tfcodec.fileio import write_atomic
-
     write_atomic(path, buffer.getvalue())
     return drawn
 
@@ -69,10 +69,6 @@ def _fit_y(ax, curves, metric, max_bpp):
 
 def write_plots(curves: dict, out_dir, title: str = "", max_bpp: float | None = None) -> list:
     """Both plots into ``out_dir`` (local or a URL); returns the paths written."""
-    import os
-
-    from tfcodec.fileio import join
-
     written = []
     for metric, (name, _label) in PLOTS.items():
         path = join(os.fspath(out_dir), name)

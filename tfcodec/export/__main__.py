@@ -60,14 +60,11 @@ def main(argv=None):
     from tfcodec.export.exporter import ExportOptions, export
 
     try:
-        from tfcodec import fileio
         from tfcodec.api import _ALIASES
         from tfcodec.weights import resolve
 
         name = _ALIASES.get(args.model, args.model) if args.model else None
-        if args.weights and not fileio.exists(args.weights):
-            raise FormatError(f"weights file {args.weights} does not exist")
-        weights = args.weights or resolve(name or _ALIASES["default"])
+        weights = resolve(args.weights or name or _ALIASES["default"])
         options = ExportOptions(args.mode, args.height, args.width, args.calibration,
                                 args.calibration_images, args.seed, expect_model=name, gdn=args.gdn)
         export(weights, args.out, options, progress=None if args.quiet else

@@ -133,8 +133,9 @@ def detect_hardware(root=None, environ=None):
             remote = "grpc://" + environ["COLAB_TPU_ADDR"]
         elif environ.get("TPU_NAME") and environ["TPU_NAME"] != "local":
             remote = environ["TPU_NAME"]
-    return Hardware(tpu_chips=chips, tpu_pjrt=pjrt, tpu_type=environ.get("TPU_ACCELERATOR_TYPE", ""), tpu_remote=remote,
-                    gpu_devices=_numbered(root, "/dev/nvidia[0-9]*"), workers=_workers(environ))
+    return Hardware(tpu_chips=chips, tpu_pjrt=pjrt, tpu_type=environ.get("TPU_ACCELERATOR_TYPE", ""),
+                    tpu_remote=remote, gpu_devices=_numbered(root, "/dev/nvidia[0-9]*"),
+                    workers=_workers(environ))
 
 
 def _libtpu_path():

@@ -561,7 +561,7 @@ def train(config: TrainConfig, progress=True, on_step=None):
             count = min(per_call - current % per_call, config.steps - current)
             flag = tf.constant(1.0 if stop["signal"] else 0.0)
             fetched = {k: v.numpy() for k, v in train_call(iterator, tf.constant(count), flag).items()}
-            before, current = current, _value(step)
+            before, current = current, current + count  # each call advances `step` by `count`
             stopping = bool(fetched["stop"].max() > 0) or (single_process and stop["signal"] is not None)
             for i in range(count):
                 values = {k: float(fetched[k][i]) for k in sums}
