@@ -1,0 +1,43 @@
+"""Every shipped model writes, byte for byte, the streams it wrote when they were recorded.
+
+tests/data/golden_streams.npz holds, for each shipped model and three settings, the
+stream of tests/data/golden_image.png and its decoded pixels (tools/make_golden_streams.py).
+A refactoring that changes any byte of a stream, or any decoded pixel, fails here: files
+users already have must keep decoding to the same images.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from tfcodec.api import load_codec
+from tfcodec.fileio import read_image
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def _golden():
+    with np.load(os.path.join(DATA, "golden_streams.npz")) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+GOLDEN = _golden()
+CASES = sorted(k[len("stream/"):] for k in GOLDEN if k.startswith("stream/"))
+
+
+def test_every_shipped_model_has_golden_streams():
+    shipped = {f[:-4] for f in os.listdir(os.path.join(os.path.dirname(DATA), "..", "tfcodec", "weights"))
+               if f.endswith(".npz")}
+    assert shipped == {case.split("@")[0] for case in CASES}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_stream_and_pixels_unchanged(case):
+    model, setting = case.split("@")
+    codec = load_codec(model)
+    setting = float(setting) if "." in setting else int(setting)
+    data = codec.compress(read_image(os.path.join(DATA, "golden_image.png")), setting)
+    assert data == GOLDEN[f"stream/{case}"].tobytes()
+    np.testing.assert_array_equal(codec.decompress(GOLDEN[f"stream/{case}"].tobytes()),
+                                  GOLDEN[f"decoded/{case}"])
