@@ -16,6 +16,12 @@ from hypothesis import strategies as st
 
 from tfcodec import FormatError
 from tfcodec import rangecoder as rc
+# Private names are reached where they live: a constant set on the package
+# would not reach the module that reads it.
+from tfcodec.rangecoder import common as rc_common
+from tfcodec.rangecoder import encode as rc_encode
+from tfcodec.rangecoder import introsort
+from tfcodec.rangecoder import tables as rc_tables
 
 VECTORS = os.path.join(os.path.dirname(__file__), "data", "rangecoder_vectors.npz")
 _Z = np.load(VECTORS)
@@ -40,19 +46,19 @@ def _flatten(obj):
 @contextlib.contextmanager
 def coder_path(path):
     """Forces one implementation: 'vector' (numpy lanes), 'scalar' (Python)."""
-    saved = rc._SCALAR_MAX_STREAMS
-    rc._SCALAR_MAX_STREAMS = {"vector": 0, "scalar": 1 << 30}[path]
+    saved = rc_common._SCALAR_MAX_STREAMS
+    rc_common._SCALAR_MAX_STREAMS = {"vector": 0, "scalar": 1 << 30}[path]
     try:
         yield
     finally:
-        rc._SCALAR_MAX_STREAMS = saved
+        rc_common._SCALAR_MAX_STREAMS = saved
 
 
 def lookup_for(table, search):
     """A Lookup whose decoder uses the bucket table (prebuilt) or searchsorted."""
     lk = rc.Lookup(table)
     if search:
-        lk.bucket_entries = rc._BUCKET_MAX_ENTRIES + 1
+        lk.bucket_entries = rc_tables._BUCKET_MAX_ENTRIES + 1
     else:
         lk._buckets()
     return lk
@@ -65,13 +71,13 @@ PATHS = [("vector", False), ("vector", True), ("scalar", False)]
 def encoder_tables(compact):
     """compact=True: the encoder gathers from the unpadded bounds table (what
     it does when the padded one would be too big)."""
-    saved = rc._PADDED_MAX_ENTRIES
+    saved = rc_tables._PADDED_MAX_ENTRIES
     if compact:
-        rc._PADDED_MAX_ENTRIES = 0
+        rc_tables._PADDED_MAX_ENTRIES = 0
     try:
         yield
     finally:
-        rc._PADDED_MAX_ENTRIES = saved
+        rc_tables._PADDED_MAX_ENTRIES = saved
 
 
 # -----------------------------------------------------------------------------
@@ -309,7 +315,7 @@ def test_interleaved_int32_streams_with_late_carries_match_scalar(monkeypatch):
     the finalize's state 1 all land where TFC's coder (the scalar port)
     puts them."""
     seen = {}
-    encode_lanes, collect = rc._encode_lanes, rc._collect_streams
+    encode_lanes, collect = rc_encode._encode_lanes, rc_encode._collect_streams
 
     def spy_lanes(pairs, positions, steps_lohi, packed=False):
         seen["per_step"] = isinstance(positions, tuple)
@@ -320,8 +326,8 @@ def test_interleaved_int32_streams_with_late_carries_match_scalar(monkeypatch):
         seen["waiting"] = int(((rec_high[:-1] >> 16) & ~rec_ren[:-1]).sum())
         return collect(rec_high, rec_ren, late_carry, state1, *rest)
 
-    monkeypatch.setattr(rc, "_encode_lanes", spy_lanes)
-    monkeypatch.setattr(rc, "_collect_streams", spy_collect)
+    monkeypatch.setattr(rc_encode, "_encode_lanes", spy_lanes)
+    monkeypatch.setattr(rc_encode, "_collect_streams", spy_collect)
     rng = np.random.default_rng(11)
     cdfs = [[0, 1, 2, 65534, 65535, 65536], [0, 65535, 65536], [0, 1, 65536],
             [0, 32768, 65536], [0, 65000, 65536]]
@@ -369,11 +375,11 @@ def test_libstdcxx_sort_sorts():
     for n in (0, 1, 2, 5, 16, 17, 100, 1000):
         keys = rng.integers(0, 5, n).tolist()  # many ties
         items = [[k, i] for i, k in enumerate(keys)]
-        rc._libstdcxx_sort(items, lambda a, b: a[0] < b[0])
+        introsort.libstdcxx_sort(items, lambda a, b: a[0] < b[0])
         assert [k for k, _ in items] == sorted(keys)
     # Depth limit 0 goes through the heap sort.
     items = [[k, i] for i, k in enumerate(rng.integers(0, 9, 200).tolist())]
-    rc._heap_sort(items, 0, len(items), lambda a, b: a[0] < b[0])
+    introsort._heap_sort(items, 0, len(items), lambda a, b: a[0] < b[0])
     assert [k for k, _ in items] == sorted(k for k, _ in items)
 
 
@@ -491,11 +497,11 @@ def test_scratch_arrays_are_per_thread():
 
 
 def test_scratch_keeps_only_blocks_up_to_its_limit(monkeypatch):
-    scratch = rc._Scratch()
+    scratch = rc_common._Scratch()
     a = scratch.array("x", (10, 4), np.int64)
     assert scratch.array("x", (5, 4), np.int32).base is not None
     assert scratch.blocks["x"].size == 320
-    monkeypatch.setattr(rc, "_SCRATCH_MAX_BYTES", 100)
+    monkeypatch.setattr(rc_common, "_SCRATCH_MAX_BYTES", 100)
     big = scratch.array("y", (20,), np.int64)
     assert big.shape == (20,) and "y" not in scratch.blocks
     assert a.shape == (10, 4)
@@ -517,7 +523,7 @@ def test_lookup_object_is_reused_and_build_lookup():
 def test_scalar_and_vector_paths_switch_on_stream_count():
     table = rc.build_lookup([[0, 5, 16]], 4)
     rng = np.random.default_rng(3)
-    for streams in (1, rc._SCALAR_MAX_STREAMS, rc._SCALAR_MAX_STREAMS + 1, 40):
+    for streams in (1, rc_common._SCALAR_MAX_STREAMS, rc_common._SCALAR_MAX_STREAMS + 1, 40):
         value = rng.integers(0, 2, (streams, 33))
         enc = rc.encode_index(table, np.zeros_like(value), value, 1)
         np.testing.assert_array_equal(rc.decode_index(table, np.zeros_like(value), enc, 1),
@@ -529,7 +535,7 @@ def test_vector_path_streams_longer_than_65535_symbols():
     wrap): symbols of probability 2**-16 each emit one 16-bit digit."""
     table = rc.build_lookup([[0, 1, 65535, 65536], [0, 30000, 65536]], 16)
     rng = np.random.default_rng(5)
-    streams, per = rc._SCALAR_MAX_STREAMS + 1, 70_000
+    streams, per = rc_common._SCALAR_MAX_STREAMS + 1, 70_000
     index = (rng.random((streams, per)) < 0.02).astype(np.int32)
     value = np.where(index == 0, 2 * rng.integers(0, 2, (streams, per)),
                      rng.integers(0, 2, (streams, per)))

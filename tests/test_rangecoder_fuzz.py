@@ -15,6 +15,7 @@ import pytest
 
 from tfcodec import FormatError
 from tfcodec import rangecoder as rc
+from tfcodec.rangecoder import common as rc_common
 
 SEED = 20240611
 PER = 48  # symbols per stream
@@ -115,18 +116,18 @@ def test_fuzz_decode(name):
     n_batches = 55  # 55 * 64 = 3520 mutated streams per table, 10,560 in total
     index, valid = _valid_streams(lookup, rng, n_batches * BATCH)
     outcomes = {"error": 0, "decoded": 0}
-    saved = rc._SCALAR_MAX_STREAMS
+    saved = rc_common._SCALAR_MAX_STREAMS
     with _Watchdog(300):
         for bi in range(n_batches):
             sl = slice(bi * BATCH, (bi + 1) * BATCH)
             idx = index[sl]
             mutated = [_mutate(s, rng, valid) for s in valid[sl]]
             # One stream at a time, pure-Python decoder.
-            rc._SCALAR_MAX_STREAMS = 1 << 30
+            rc_common._SCALAR_MAX_STREAMS = 1 << 30
             try:
                 single = [_decode(lookup, i, s, 0) for i, s in zip(idx, mutated)]
                 # Differential check on a few streams with the numpy decoder.
-                rc._SCALAR_MAX_STREAMS = 0
+                rc_common._SCALAR_MAX_STREAMS = 0
                 for k in rng.choice(BATCH, 4, replace=False).tolist():
                     vec = _decode(lookup, idx[k], mutated[k], 0)
                     assert (vec is None) == (single[k] is None)
@@ -135,7 +136,7 @@ def test_fuzz_decode(name):
                 # All streams at once, numpy decoder: fails iff any one fails.
                 batch = _decode(lookup, idx, mutated, 1)
             finally:
-                rc._SCALAR_MAX_STREAMS = saved
+                rc_common._SCALAR_MAX_STREAMS = saved
             bad = [s is None for s in single]
             assert (batch is None) == any(bad)
             if batch is not None:
