@@ -1,4 +1,4 @@
-"""The record format of the Java decoder core's test vectors, shared by their two writers.
+"""The record format of the Java codec core's test vectors, shared by their two writers.
 
 ``tools/make_java_vectors.py`` and ``tools/make_java_latent_vectors.py`` both
 write plain-text files that ``Vectors.java`` reads: records, each a line

@@ -1,4 +1,4 @@
-"""Writes the latent-coding test vectors of the Java decoder core (android_demo/decoder-core).
+"""Writes the latent-coding test vectors of the Java codec core (android_demo/codec-core).
 
 The Android app decodes (and encodes) the hyperprior family's latents in Java:
 the integer entropy-parameter nets (`tfcodec.entropy.integer_net`), the scale
@@ -6,7 +6,7 @@ table lookup (`tfcodec.entropy.tables.scale_indices`) and the stream layout of
 `tfcodec.codecs.latent_coding.LatentCoder`. They pick the range coder's tables,
 so Java must reproduce them bit for bit. This script makes tiny models with
 random integer nets (numpy only, no TensorFlow) and uses the Python reference
-to write, under ``android_demo/decoder-core/src/test/resources/vectors/latent/``:
+to write, under ``android_demo/codec-core/src/test/resources/vectors/latent/``:
 
 * ``<model>/manifest.json`` and ``<model>/coding.npz``: what ``python -m
   tfcodec.export`` writes for a model (the manifest without TFLite models, the
@@ -56,7 +56,7 @@ from tfcodec.errors import FormatError  # noqa: E402
 from tfcodec.models.config import HyperpriorConfig  # noqa: E402
 from tfcodec.weights import resolve  # noqa: E402
 
-OUT_DIR = os.path.join(ROOT, "android_demo", "decoder-core", "src", "test", "resources", "vectors",
+OUT_DIR = os.path.join(ROOT, "android_demo", "codec-core", "src", "test", "resources", "vectors",
                        "latent")
 HEADER = ("# Written by tools/make_java_latent_vectors.py from tfcodec's Python reference; "
           "do not edit.\n"
@@ -180,7 +180,7 @@ def manifest_of(name, config, coding_bytes, coding):
         "models": {},
         "coding": {"file": "coding.npz", "sha256": hashlib.sha256(coding_bytes).hexdigest(),
                    "arrays": sorted(coding),
-                   "note": "test model for the Java decoder core: random integer nets, real tables"},
+                   "note": "test model for the Java codec core: random integer nets, real tables"},
         "edgetpu_check": None, "edgetpu_compiler": None,
     }
 

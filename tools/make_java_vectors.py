@@ -1,9 +1,9 @@
-"""Writes the test vectors of the Java decoder core (android_demo/decoder-core).
+"""Writes the test vectors of the Java codec core (android_demo/codec-core).
 
 The Java side (``dev.tfcodec.core``) must read exactly what Python writes, so
 this script uses the Python reference implementations, ``tfcodec.rangecoder``
 and ``tfcodec.container``, to make three plain-text files under
-``android_demo/decoder-core/src/test/resources/vectors/``:
+``android_demo/codec-core/src/test/resources/vectors/``:
 
 * ``rangecoder.txt``: CDF lookup tables and range-coded strings with their
   index arrays and decoded values (precisions 1..16, with and without overflow
@@ -41,7 +41,7 @@ from java_vector_records import Writer, hexs, ints
 from tfcodec import container, rangecoder
 from tfcodec.errors import FormatError
 
-OUT_DIR = os.path.join(ROOT, "android_demo", "decoder-core", "src", "test", "resources",
+OUT_DIR = os.path.join(ROOT, "android_demo", "codec-core", "src", "test", "resources",
                        "vectors")
 HEADER = ("# Written by tools/make_java_vectors.py from tfcodec's Python reference; "
           "do not edit.\n"

@@ -34,7 +34,7 @@ import java.util.concurrent.Executors;
 /**
  * The tfcodec demo: decodes .tfc files (from the app's assets or the document picker) and
  * compresses photos (gallery or camera) with the exported models in {@code assets/tfcodec/}.
- * Everything that touches the bitstream is the plain-Java decoder core ({@code dev.tfcodec.core},
+ * Everything that touches the bitstream is the plain-Java codec core ({@code dev.tfcodec.core},
  * bit-exact with Python); the neural transforms run in LiteRT ({@link LiteRtRunner}).
  */
 public class MainActivity extends Activity {

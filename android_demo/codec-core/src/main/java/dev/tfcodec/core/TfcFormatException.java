@@ -3,7 +3,7 @@ package dev.tfcodec.core;
 import java.io.IOException;
 
 /**
- * The one exception the decoder core throws for input it cannot use: a {@code .tfc} file that
+ * The one exception the codec core throws for input it cannot use: a {@code .tfc} file that
  * is empty, foreign, truncated, corrupt or absurd, a range-coded string that fails to decode or
  * fails the decoder's final check, or a CDF lookup table that is not well formed.
  *

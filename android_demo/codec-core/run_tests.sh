@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the decoder core and runs its JUnit 4 tests with plain javac/java: no Gradle,
+# Builds the codec core and runs its JUnit 4 tests with plain javac/java: no Gradle,
 # no network. Needs a JDK (8 or later; 17 here) and JUnit 4 + Hamcrest jars, by default
 # Debian's `junit4` package (/usr/share/java/junit4.jar, hamcrest-core.jar).
 # Override with JUNIT_JAR / HAMCREST_JAR. Exits non-zero if anything fails to build or
@@ -21,7 +21,7 @@ for tool in javac java; do
   command -v "$tool" >/dev/null || { echo "run_tests.sh: $tool not found (need a JDK)" >&2; exit 2; }
 done
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/tfcodec-decoder-core.XXXXXX")"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/tfcodec-codec-core.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/main" "$WORK/test"
 

@@ -1,4 +1,4 @@
-"""The Android demo's Java decoder core: its JUnit suite, and its vectors kept current."""
+"""The Android demo's Java codec core: its JUnit suite, and its vectors kept current."""
 
 import os
 import shutil
@@ -8,7 +8,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "android_demo", "decoder-core", "run_tests.sh")
+SCRIPT = os.path.join(ROOT, "android_demo", "codec-core", "run_tests.sh")
 
 
 def _java_available():
