@@ -15,7 +15,8 @@ def _java_available():
     return shutil.which("javac") and os.path.exists("/usr/share/java/junit4.jar")
 
 
-@pytest.mark.parametrize("script", ["make_java_vectors.py", "make_java_latent_vectors.py"])
+@pytest.mark.parametrize("script", ["make_java_vectors.py", "make_java_latent_vectors.py",
+                                    "make_java_tiling_vectors.py"])
 def test_vectors_match_the_python_side(script):
     """The committed vectors are what today's Python code writes (else Java tests stale data)."""
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", script), "--check"],

@@ -20,7 +20,10 @@ to write, under ``android_demo/codec-core/src/test/resources/vectors/latent/``:
   a 3x3 depth-to-space), ``gain`` (quality gain vectors as float32 bits),
   ``stream`` (the encoder's float inputs y and z, the whole ``.tfc`` file
   Python writes, and the fixed-point latents, mean features and hyper-latent
-  the decoder rebuilds) and ``bad`` (streams the latent decoder must refuse).
+  the decoder rebuilds), ``bad`` (streams the latent decoder must refuse) and
+  ``constants`` (the numbers Java keeps as constants, read from the Python
+  modules that define them, so a change on the Python side fails the Java
+  tests instead of drifting).
 
 Everything comes from fixed seeds. ``--check`` compares what it would write
 with the committed files (arrays by value, so a re-zipped npz still passes)
@@ -284,10 +287,30 @@ def make_latents(y_scale, rng, shape, coder):
     return y.astype(np.float32), z.astype(np.float32)
 
 
+def constant_records(w):
+    """The Python values of the constants Java copies, each from its defining module."""
+    from tfcodec.edge.codec import SUPPORTED_FORMAT
+    from tfcodec.entropy import integer_net
+
+    w.record("constants", "latent_coding", [
+        (name.lower(), getattr(latent_coding, name))
+        for name in ("STRIDE", "LATENT_STRIDE", "HYPER_STRIDE", "MAX_STREAMS", "BYTES_PER_STREAM", "RATE_SCALE")])
+    w.record("constants", "integer_net", [
+        (name.lower(), getattr(integer_net, name)) for name in ("PARAM_EXPONENT", "ACTIVATION_BITS", "ACTIVATION_LIMIT")])
+    w.record("constants", "edge_manifest", [("format", SUPPORTED_FORMAT[0]), ("version", SUPPORTED_FORMAT[1])])
+    # What the manifest's config may leave out, as HyperpriorConfig fills it in.
+    defaults = HyperpriorConfig("any", 1, 1, 1, 1)
+    w.record("constants", "config_defaults", [("predict_means", str(defaults.predict_means).lower()),
+                                              ("num_slices", defaults.num_slices),
+                                              ("slice_nets", len(defaults.slice_hidden)),
+                                              ("gain_levels", defaults.gain_levels)])
+
+
 def build(write_to=None):
     """All files as {relative path: bytes or arrays}."""
     files = {}
     w = Writer(HEADER, "Latent coding of tiny hyperprior models: integer nets, scale tables, streams.")
+    constant_records(w)
     w.record("thresholds", "gaussian", [("values", ints(tables.scale_thresholds())),
                                         ("precision", tables.PRECISION), ("levels", tables.SCALE_LEVELS)])
     logs = np.concatenate([np.arange(-700, 1500, 7), tables.scale_thresholds(), tables.scale_thresholds() + 1,

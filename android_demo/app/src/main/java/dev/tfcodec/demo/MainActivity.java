@@ -328,12 +328,10 @@ public class MainActivity extends Activity {
         } catch (IOException | RuntimeException noExif) {
             degrees = 0;
         }
-        int staticW = codec.manifest.inputWidth;
-        int staticH = codec.manifest.inputHeight;
         boolean swap = degrees == 90 || degrees == 270;
         int uprightW = swap ? bounds.outHeight : bounds.outWidth;
         int uprightH = swap ? bounds.outWidth : bounds.outHeight;
-        int[] target = Sizing.fit(uprightW, uprightH, MAX_SIDE, staticW, staticH);
+        int[] target = Sizing.fit(uprightW, uprightH, MAX_SIDE);
         BitmapFactory.Options options = new BitmapFactory.Options();
         options.inPreferredConfig = Bitmap.Config.ARGB_8888;
         options.inSampleSize = Sizing.sampleSize(uprightW, uprightH, Math.max(target[0], target[1]));

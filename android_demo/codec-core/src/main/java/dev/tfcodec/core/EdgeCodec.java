@@ -122,22 +122,37 @@ public final class EdgeCodec {
     }
 
     /**
-     * Runs a role on one tensor. A static-shape model gets the tensor padded at the bottom/right
-     * (reflected for the image, zeros for latents; as the Python runtime does, see docs/edge.md)
-     * and its output cropped back.
+     * Runs a role on one tensor, in tiles where it exceeds the model's static input size or
+     * {@link Tiling#defaultTile} ({@link Tiling}: the stitched output is the whole input's), as
+     * the Python runtime's {@code EdgeCodec._run} does.
      */
-    private FloatTensor run(String role, FloatTensor x, FloatTensor.Padding fill) throws IOException {
-        int[] size = runner.staticInputSize(role);
-        FloatTensor input = x;
-        if (size != null) {
-            if (x.height > size[0] || x.width > size[1]) {
-                int pixels = role.equals("analysis") ? 1 : LatentCoder.LATENT_STRIDE;
-                throw new TfcFormatException("image too large for this export: its static input holds "
-                        + size[1] * pixels + "x" + size[0] * pixels + " pixels (after padding to multiples of "
-                        + LatentCoder.STRIDE + "); export with a larger --height/--width");
+    FloatTensor run(final String role, FloatTensor x, final FloatTensor.Padding fill) throws IOException {
+        final int[] size = runner.staticInputSize(role);
+        int tileHeight = size != null ? size[0] : Tiling.defaultTile(role);
+        int tileWidth = size != null ? size[1] : Tiling.defaultTile(role);
+        try {
+            return Tiling.run(part -> runPiece(role, part, size, fill), x, tileHeight, tileWidth,
+                    Tiling.of(role, manifest.config));
+        } catch (Tiling.TileTooSmallException e) {
+            if (size == null) {
+                throw e;
             }
-            input = x.pad(size[0], size[1], fill);
+            int pixels = role.equals("analysis") ? 1 : LatentCoder.LATENT_STRIDE;
+            throw new TfcFormatException("this export's static input (" + size[1] * pixels + "x" + size[0] * pixels
+                    + " pixels at its " + role + " model) is too small to tile an image larger than it; export "
+                    + "with a larger --height/--width (320 or more), or without them (dynamic shapes) for CPU "
+                    + "runtimes");
         }
+    }
+
+    /**
+     * One model call. A static-shape model ({@code size} not null) gets an input smaller than its
+     * size padded at the bottom/right (reflected for the image, zeros for latents; as the Python
+     * runtime does, see docs/edge.md) and its output cropped back.
+     */
+    private FloatTensor runPiece(String role, FloatTensor x, int[] size, FloatTensor.Padding fill)
+            throws IOException {
+        FloatTensor input = size != null ? x.pad(size[0], size[1], fill) : x;
         FloatTensor out = runner.run(role, input);
         if (out.height % input.height != 0 && input.height % out.height != 0) {
             throw new TfcFormatException(role + " gave a " + out.height + "x" + out.width + " output for a "

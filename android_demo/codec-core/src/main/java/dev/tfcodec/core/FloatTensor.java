@@ -32,14 +32,32 @@ public final class FloatTensor extends NhwcTensor<FloatTensor> {
 
     /** Rows {@code [0, h)} and columns {@code [0, w)} as a new tensor. */
     public FloatTensor crop(int h, int w) {
-        if (h > height || w > width || h < 0 || w < 0) {
-            throw new IllegalArgumentException("cannot crop " + height + "x" + width + " to " + h + "x" + w);
+        return window(0, 0, h, w);
+    }
+
+    /** Rows {@code [y, y + h)} and columns {@code [x, x + w)} as a new tensor. */
+    public FloatTensor window(int y, int x, int h, int w) {
+        if (h < 0 || w < 0 || y < 0 || x < 0 || y + h > height || x + w > width) {
+            throw new IllegalArgumentException("no " + h + "x" + w + " window at (" + y + ", " + x + ") in "
+                    + height + "x" + width);
         }
         FloatTensor out = new FloatTensor(h, w, channels);
-        for (int y = 0; y < h; y++) {
-            System.arraycopy(data, y * width * channels, out.data, y * w * channels, w * channels);
+        for (int r = 0; r < h; r++) {
+            System.arraycopy(data, ((y + r) * width + x) * channels, out.data, r * w * channels, w * channels);
         }
         return out;
+    }
+
+    /** Copies {@code part} (same channels) into this tensor with its top-left corner at (y, x). */
+    public void paste(FloatTensor part, int y, int x) {
+        if (part.channels != channels || y < 0 || x < 0 || y + part.height > height || x + part.width > width) {
+            throw new IllegalArgumentException("cannot paste " + part.height + "x" + part.width + "x" + part.channels
+                    + " at (" + y + ", " + x + ") into " + height + "x" + width + "x" + channels);
+        }
+        for (int r = 0; r < part.height; r++) {
+            System.arraycopy(part.data, r * part.width * channels, data, ((y + r) * width + x) * channels,
+                    part.width * channels);
+        }
     }
 
     /** How {@link #pad} fills the new rows and columns (numpy's np.pad modes of the same names). */

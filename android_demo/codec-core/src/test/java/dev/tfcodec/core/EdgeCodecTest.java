@@ -94,7 +94,7 @@ public class EdgeCodecTest {
         }
     }
 
-    private static EdgeCodec codec(ModelRunner runner) throws Exception {
+    static EdgeCodec codec(ModelRunner runner) throws Exception {
         return EdgeCodec.load(new EdgeCodec.ExportFiles() {
             @Override
             public InputStream open(String name) throws IOException {
@@ -191,10 +191,27 @@ public class EdgeCodecTest {
         assertArrayEquals(data, codec(new FakeRunner(null)).compress(image, 800).data);
         try {
             codec.compress(photo(300, 70, 4), 500);
-            fail("a 320-pixel-wide image went into a 256-wide model");
+            fail("tiled a 320-pixel-wide image with 256-wide tiles (a 16-latent hyper tile has no core)");
         } catch (TfcFormatException expected) {
-            assertTrue(expected.getMessage(), expected.getMessage().contains("too large"));
+            assertTrue(expected.getMessage(), expected.getMessage().contains("too small to tile"));
         }
+    }
+
+    /** An image larger than a static export runs in tiles, to what a dynamic export gives. */
+    @Test
+    public void largerImagesAreTiled() throws Exception {
+        FakeRunner runner = new FakeRunner(new int[] {128, 384});
+        EdgeCodec codec = codec(runner);
+        RgbImage image = photo(500, 70, 6);
+        byte[] data = codec.compress(image, 600).data;
+        assertEquals(runner.calls.toString(), "[analysis 128x384x3, analysis 128x384x3, hyper_analysis 8x24x16, "
+                + "hyper_analysis 8x24x16]", runner.calls.toString());
+        // The toy models are pointwise, so tiles change nothing.
+        EdgeCodec dynamic = codec(new FakeRunner(null));
+        assertArrayEquals(data, dynamic.compress(image, 600).data);
+        EdgeCodec.Decoded d = codec.decompress(data);
+        assertEquals(500, d.image.width);
+        assertArrayEquals(dynamic.decompress(data).image.argb, d.image.argb);
     }
 
     @Test
