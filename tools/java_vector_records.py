@@ -9,6 +9,16 @@ writer in one place keeps the two files readable by the same Java parser.
 import numpy as np
 
 
+def read_text(path):
+    """A committed vector file's text, or None where it does not exist yet (the tools compare
+    before they write)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 def ints(values):
     """Integers as one line of decimal numbers separated by single spaces (C order)."""
     return " ".join(str(int(v)) for v in np.asarray(values).reshape(-1))

@@ -46,7 +46,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from java_vector_records import Writer, ints  # noqa: E402
+from java_vector_records import Writer, ints, read_text  # noqa: E402
 
 from tfcodec import container  # noqa: E402
 from tfcodec.api import DEFAULT_MODEL  # noqa: E402
@@ -502,11 +502,7 @@ def main(argv=None):
                     json.dump(content, f, indent=1, sort_keys=True)
                     f.write("\n")
         else:
-            try:
-                with open(path) as f:
-                    old = f.read()
-            except OSError:
-                old = None
+            old = read_text(path)
             if old == content:
                 continue
             if args.check and old is not None and _without_shipped(old) == _without_shipped(content):

@@ -28,7 +28,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from java_vector_records import Writer, ints  # noqa: E402
+from java_vector_records import Writer, ints, read_text  # noqa: E402
 
 from tfcodec import tiling  # noqa: E402
 from tfcodec.models.config import HyperpriorConfig  # noqa: E402
@@ -149,12 +149,7 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="exit 1 if the committed file is out of date")
     args = parser.parse_args(argv)
     text = build()
-    try:
-        with open(PATH) as f:
-            old = f.read()
-    except OSError:
-        old = None
-    if old == text:
+    if read_text(PATH) == text:
         print("tiling vectors are up to date")
         return 0
     if args.check:

@@ -26,30 +26,22 @@ public class ConstantsTest {
         return constants(LatentVectors.records(), name);
     }
 
+    /** Each key's value in the record equals the Java value after it (compared as text). */
+    private static void assertMatches(Vectors.Record r, Object... keysAndValues) {
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            String key = (String) keysAndValues[i];
+            assertEquals(r + ": " + key, r.text(key).trim(), String.valueOf(keysAndValues[i + 1]));
+        }
+    }
+
     @Test
     public void latentCodingConstantsArePythons() throws Exception {
-        Vectors.Record r = latent("latent_coding");
-        assertEquals(r.longValue("stride"), LatentCoder.STRIDE);
-        assertEquals(r.longValue("latent_stride"), LatentCoder.LATENT_STRIDE);
-        assertEquals(r.longValue("hyper_stride"), LatentCoder.HYPER_STRIDE);
-        assertEquals(r.longValue("max_streams"), LatentCoder.MAX_STREAMS);
-        assertEquals(r.longValue("bytes_per_stream"), LatentCoder.BYTES_PER_STREAM);
-        assertEquals(r.longValue("rate_scale"), LatentCoder.RATE_SCALE);
-    }
-
-    @Test
-    public void integerNetConstantsArePythons() throws Exception {
-        Vectors.Record r = latent("integer_net");
-        assertEquals(r.longValue("param_exponent"), LatentCoder.PARAM_EXPONENT);
-        assertEquals(r.longValue("activation_bits"), IntegerNet.ACTIVATION_BITS);
-        assertEquals(r.longValue("activation_limit"), IntegerNet.ACTIVATION_LIMIT);
-    }
-
-    @Test
-    public void edgeManifestFormatIsPythons() throws Exception {
-        Vectors.Record r = latent("edge_manifest");
-        assertEquals(r.text("format"), EdgeManifest.FORMAT);
-        assertEquals(r.longValue("version"), EdgeManifest.VERSION);
+        assertMatches(latent("latent_coding"), "stride", LatentCoder.STRIDE, "latent_stride", LatentCoder.LATENT_STRIDE,
+                "hyper_stride", LatentCoder.HYPER_STRIDE, "max_streams", LatentCoder.MAX_STREAMS,
+                "bytes_per_stream", LatentCoder.BYTES_PER_STREAM, "rate_scale", LatentCoder.RATE_SCALE);
+        assertMatches(latent("integer_net"), "param_exponent", LatentCoder.PARAM_EXPONENT,
+                "activation_bits", IntegerNet.ACTIVATION_BITS, "activation_limit", IntegerNet.ACTIVATION_LIMIT);
+        assertMatches(latent("edge_manifest"), "format", EdgeManifest.FORMAT, "version", EdgeManifest.VERSION);
     }
 
     /** A manifest config that names only what has no default gets Python's defaults. */
@@ -70,10 +62,8 @@ public class ConstantsTest {
     public void containerConstantsArePythons() throws Exception {
         Vectors.Record r = constants(Vectors.load("/vectors/containers.txt"), "container");
         assertArrayEquals(r.bytes("magic"), Container.magic());
-        assertEquals(r.longValue("format_version"), Container.FORMAT_VERSION);
-        assertEquals(r.longValue("max_strings"), Container.MAX_STRINGS);
-        assertEquals(r.longValue("max_side"), Container.MAX_SIDE);
-        assertEquals(r.longValue("max_pixels"), Container.MAX_PIXELS);
-        assertEquals(r.longValue("weights_hash_bytes"), Container.WEIGHTS_HASH_BYTES);
+        assertMatches(r, "format_version", Container.FORMAT_VERSION, "max_strings", Container.MAX_STRINGS,
+                "max_side", Container.MAX_SIDE, "max_pixels", Container.MAX_PIXELS,
+                "weights_hash_bytes", Container.WEIGHTS_HASH_BYTES);
     }
 }

@@ -201,11 +201,11 @@ public class EdgeCodecTest {
     @Test
     public void largerImagesAreTiled() throws Exception {
         FakeRunner runner = new FakeRunner(new int[] {128, 384});
-        EdgeCodec codec = codec(runner);
         RgbImage image = photo(500, 70, 6);
+        EdgeCodec codec = codec(runner);
         byte[] data = codec.compress(image, 600).data;
-        assertEquals(runner.calls.toString(), "[analysis 128x384x3, analysis 128x384x3, hyper_analysis 8x24x16, "
-                + "hyper_analysis 8x24x16]", runner.calls.toString());
+        assertEquals("[analysis 128x384x3, analysis 128x384x3, hyper_analysis 8x24x16, hyper_analysis 8x24x16]",
+                runner.calls.toString());
         // The toy models are pointwise, so tiles change nothing.
         EdgeCodec dynamic = codec(new FakeRunner(null));
         assertArrayEquals(data, dynamic.compress(image, 600).data);
