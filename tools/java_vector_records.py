@@ -1,4 +1,4 @@
-"""The record format of the Java decoder core's test vectors, shared by their two writers.
+"""The record format of the Java codec core's test vectors, shared by their two writers.
 
 ``tools/make_java_vectors.py`` and ``tools/make_java_latent_vectors.py`` both
 write plain-text files that ``Vectors.java`` reads: records, each a line
@@ -7,6 +7,16 @@ writer in one place keeps the two files readable by the same Java parser.
 """
 
 import numpy as np
+
+
+def read_text(path):
+    """A committed vector file's text, or None where it does not exist yet (the tools compare
+    before they write)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def ints(values):

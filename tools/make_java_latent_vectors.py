@@ -1,4 +1,4 @@
-"""Writes the latent-coding test vectors of the Java decoder core (android_demo/decoder-core).
+"""Writes the latent-coding test vectors of the Java codec core (android_demo/codec-core).
 
 The Android app decodes (and encodes) the hyperprior family's latents in Java:
 the integer entropy-parameter nets (`tfcodec.entropy.integer_net`), the scale
@@ -6,7 +6,7 @@ table lookup (`tfcodec.entropy.tables.scale_indices`) and the stream layout of
 `tfcodec.codecs.latent_coding.LatentCoder`. They pick the range coder's tables,
 so Java must reproduce them bit for bit. This script makes tiny models with
 random integer nets (numpy only, no TensorFlow) and uses the Python reference
-to write, under ``android_demo/decoder-core/src/test/resources/vectors/latent/``:
+to write, under ``android_demo/codec-core/src/test/resources/vectors/latent/``:
 
 * ``<model>/manifest.json`` and ``<model>/coding.npz``: what ``python -m
   tfcodec.export`` writes for a model (the manifest without TFLite models, the
@@ -20,7 +20,10 @@ to write, under ``android_demo/decoder-core/src/test/resources/vectors/latent/``
   a 3x3 depth-to-space), ``gain`` (quality gain vectors as float32 bits),
   ``stream`` (the encoder's float inputs y and z, the whole ``.tfc`` file
   Python writes, and the fixed-point latents, mean features and hyper-latent
-  the decoder rebuilds) and ``bad`` (streams the latent decoder must refuse).
+  the decoder rebuilds), ``bad`` (streams the latent decoder must refuse) and
+  ``constants`` (the numbers Java keeps as constants, read from the Python
+  modules that define them, so a change on the Python side fails the Java
+  tests instead of drifting).
 
 Everything comes from fixed seeds. ``--check`` compares what it would write
 with the committed files (arrays by value, so a re-zipped npz still passes)
@@ -43,7 +46,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from java_vector_records import Writer, ints  # noqa: E402
+from java_vector_records import Writer, ints, read_text  # noqa: E402
 
 from tfcodec import container  # noqa: E402
 from tfcodec.api import DEFAULT_MODEL  # noqa: E402
@@ -56,7 +59,7 @@ from tfcodec.errors import FormatError  # noqa: E402
 from tfcodec.models.config import HyperpriorConfig  # noqa: E402
 from tfcodec.weights import resolve  # noqa: E402
 
-OUT_DIR = os.path.join(ROOT, "android_demo", "decoder-core", "src", "test", "resources", "vectors",
+OUT_DIR = os.path.join(ROOT, "android_demo", "codec-core", "src", "test", "resources", "vectors",
                        "latent")
 HEADER = ("# Written by tools/make_java_latent_vectors.py from tfcodec's Python reference; "
           "do not edit.\n"
@@ -180,7 +183,7 @@ def manifest_of(name, config, coding_bytes, coding):
         "models": {},
         "coding": {"file": "coding.npz", "sha256": hashlib.sha256(coding_bytes).hexdigest(),
                    "arrays": sorted(coding),
-                   "note": "test model for the Java decoder core: random integer nets, real tables"},
+                   "note": "test model for the Java codec core: random integer nets, real tables"},
         "edgetpu_check": None, "edgetpu_compiler": None,
     }
 
@@ -284,10 +287,30 @@ def make_latents(y_scale, rng, shape, coder):
     return y.astype(np.float32), z.astype(np.float32)
 
 
+def constant_records(w):
+    """The Python values of the constants Java copies, each from its defining module."""
+    from tfcodec.edge.codec import SUPPORTED_FORMAT
+    from tfcodec.entropy import integer_net
+
+    w.record("constants", "latent_coding", [
+        (name.lower(), getattr(latent_coding, name))
+        for name in ("STRIDE", "LATENT_STRIDE", "HYPER_STRIDE", "MAX_STREAMS", "BYTES_PER_STREAM", "RATE_SCALE")])
+    w.record("constants", "integer_net", [
+        (name.lower(), getattr(integer_net, name)) for name in ("PARAM_EXPONENT", "ACTIVATION_BITS", "ACTIVATION_LIMIT")])
+    w.record("constants", "edge_manifest", [("format", SUPPORTED_FORMAT[0]), ("version", SUPPORTED_FORMAT[1])])
+    # What the manifest's config may leave out, as HyperpriorConfig fills it in.
+    defaults = HyperpriorConfig("any", 1, 1, 1, 1)
+    w.record("constants", "config_defaults", [("predict_means", str(defaults.predict_means).lower()),
+                                              ("num_slices", defaults.num_slices),
+                                              ("slice_nets", len(defaults.slice_hidden)),
+                                              ("gain_levels", defaults.gain_levels)])
+
+
 def build(write_to=None):
     """All files as {relative path: bytes or arrays}."""
     files = {}
     w = Writer(HEADER, "Latent coding of tiny hyperprior models: integer nets, scale tables, streams.")
+    constant_records(w)
     w.record("thresholds", "gaussian", [("values", ints(tables.scale_thresholds())),
                                         ("precision", tables.PRECISION), ("levels", tables.SCALE_LEVELS)])
     logs = np.concatenate([np.arange(-700, 1500, 7), tables.scale_thresholds(), tables.scale_thresholds() + 1,
@@ -479,11 +502,7 @@ def main(argv=None):
                     json.dump(content, f, indent=1, sort_keys=True)
                     f.write("\n")
         else:
-            try:
-                with open(path) as f:
-                    old = f.read()
-            except OSError:
-                old = None
+            old = read_text(path)
             if old == content:
                 continue
             if args.check and old is not None and _without_shipped(old) == _without_shipped(content):

@@ -1,9 +1,9 @@
-"""Writes the test vectors of the Java decoder core (android_demo/decoder-core).
+"""Writes the test vectors of the Java codec core (android_demo/codec-core).
 
 The Java side (``dev.tfcodec.core``) must read exactly what Python writes, so
 this script uses the Python reference implementations, ``tfcodec.rangecoder``
 and ``tfcodec.container``, to make three plain-text files under
-``android_demo/decoder-core/src/test/resources/vectors/``:
+``android_demo/codec-core/src/test/resources/vectors/``:
 
 * ``rangecoder.txt``: CDF lookup tables and range-coded strings with their
   index arrays and decoded values (precisions 1..16, with and without overflow
@@ -11,8 +11,9 @@ and ``tfcodec.container``, to make three plain-text files under
   coder's rare states, random tables), and corrupted strings with the Python
   decoder's verdict (values or an error). They are the Java encoder's only
   reference, byte for byte;
-* ``containers.txt``: complete ``.tfc`` files with their header fields and the
-  decoded values of every string;
+* ``containers.txt``: the container format's constants (``constants
+  container``, from ``tfcodec.container``), then complete ``.tfc`` files with
+  their header fields and the decoded values of every string;
 * ``bad_containers.txt``: broken files (one per check of docs/format.md, plus
   every truncation and a set of random edits) with the exact message of
   ``tfcodec.container.unpack``, or its parse when it accepts the file.
@@ -41,7 +42,7 @@ from java_vector_records import Writer, hexs, ints
 from tfcodec import container, rangecoder
 from tfcodec.errors import FormatError
 
-OUT_DIR = os.path.join(ROOT, "android_demo", "decoder-core", "src", "test", "resources",
+OUT_DIR = os.path.join(ROOT, "android_demo", "codec-core", "src", "test", "resources",
                        "vectors")
 HEADER = ("# Written by tools/make_java_vectors.py from tfcodec's Python reference; "
           "do not edit.\n"
@@ -457,6 +458,10 @@ def make_containers(rng):
                "complete .tfc files: header fields, then per coded string one 'index' "
                "(or 'index_fill <row> <count>') and its decoded 'values', all with the "
                "record's 'table'.")
+    w.record("constants", "container", [
+        ("magic", hexs(container.MAGIC)), ("format_version", container.FORMAT_VERSION),
+        ("max_strings", container.MAX_STRINGS), ("max_side", container.MAX_SIDE),
+        ("max_pixels", container.MAX_PIXELS), ("weights_hash_bytes", len(container.weights_hash(b"")))])
     p = 16
     cdfs = [rangecoder.pmf_to_quantized_cdf(discretized_pmf(n, s, kind="gauss"), p)
             for n, s in ((7, 0.5), (15, 2.0), (41, 6.0))]

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Compiles the app's Java sources with plain javac against stand-ins of the Android and LiteRT
-# classes it uses (make_stubs.py), plus the real decoder core, and runs the app's JVM unit tests.
+# classes it uses (make_stubs.py), plus the real codec core, and runs the app's JVM unit tests.
 # No Android SDK needed. It catches errors in the app's own code; it does not prove the Android
 # build (resources, manifest, Gradle, the real API signatures): only Android Studio does that.
 set -euo pipefail
 APP="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CORE="$APP/../decoder-core"
+CORE="$APP/../codec-core"
 JUNIT_JAR="${JUNIT_JAR:-/usr/share/java/junit4.jar}"
 HAMCREST_JAR="${HAMCREST_JAR:-/usr/share/java/hamcrest-core.jar}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tfcodec-app-check.XXXXXX")"

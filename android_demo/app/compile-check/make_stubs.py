@@ -1,7 +1,7 @@
 """Writes minimal stand-ins of the Android and LiteRT classes the app uses (signatures only).
 
 They let `check.sh` compile the app's Java sources with plain javac where no Android SDK exists,
-which catches errors in the app's own code (types, calls into the decoder core, typos). They are
+which catches errors in the app's own code (types, calls into the codec core, typos). They are
 NOT the real APIs: a signature that is wrong here is not caught; Android Studio is the real check.
 """
 import os

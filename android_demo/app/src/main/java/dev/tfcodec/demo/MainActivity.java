@@ -34,7 +34,7 @@ import java.util.concurrent.Executors;
 /**
  * The tfcodec demo: decodes .tfc files (from the app's assets or the document picker) and
  * compresses photos (gallery or camera) with the exported models in {@code assets/tfcodec/}.
- * Everything that touches the bitstream is the plain-Java decoder core ({@code dev.tfcodec.core},
+ * Everything that touches the bitstream is the plain-Java codec core ({@code dev.tfcodec.core},
  * bit-exact with Python); the neural transforms run in LiteRT ({@link LiteRtRunner}).
  */
 public class MainActivity extends Activity {
@@ -328,12 +328,10 @@ public class MainActivity extends Activity {
         } catch (IOException | RuntimeException noExif) {
             degrees = 0;
         }
-        int staticW = codec.manifest.inputWidth;
-        int staticH = codec.manifest.inputHeight;
         boolean swap = degrees == 90 || degrees == 270;
         int uprightW = swap ? bounds.outHeight : bounds.outWidth;
         int uprightH = swap ? bounds.outWidth : bounds.outHeight;
-        int[] target = Sizing.fit(uprightW, uprightH, MAX_SIDE, staticW, staticH);
+        int[] target = Sizing.fit(uprightW, uprightH, MAX_SIDE);
         BitmapFactory.Options options = new BitmapFactory.Options();
         options.inPreferredConfig = Bitmap.Config.ARGB_8888;
         options.inSampleSize = Sizing.sampleSize(uprightW, uprightH, Math.max(target[0], target[1]));

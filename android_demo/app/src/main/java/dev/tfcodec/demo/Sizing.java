@@ -12,22 +12,14 @@ final class Sizing {
 
     /**
      * The size to scale a {@code width x height} photo to before compressing: at most
-     * {@code maxSide} on its long side for an export with dynamic shapes, and, for a static-shape
-     * export ({@code staticWidth, staticHeight} > 0), small enough that its padding to multiples of
-     * 64 still fits the models' input. Never enlarged. Returns {@code {width, height}}.
+     * {@code maxSide} on its long side, never enlarged (a static-shape export takes any size: the
+     * codec core runs it in tiles). Returns {@code {width, height}}.
      */
-    static int[] fit(int width, int height, int maxSide, int staticWidth, int staticHeight) {
+    static int[] fit(int width, int height, int maxSide) {
         double scale = Math.min(1.0, maxSide / (double) Math.max(width, height));
-        if (staticWidth > 0 && staticHeight > 0) {
-            scale = Math.min(scale, Math.min(staticWidth / (double) width, staticHeight / (double) height));
-        }
         // The epsilon keeps 3024 * (512 / 3024) at 512, not 511.
         int w = Math.max(1, (int) Math.floor(width * scale + 1e-9));
         int h = Math.max(1, (int) Math.floor(height * scale + 1e-9));
-        if (staticWidth > 0 && staticHeight > 0) {
-            w = Math.min(w, staticWidth);
-            h = Math.min(h, staticHeight);
-        }
         return new int[] {w, h};
     }
 

@@ -9,20 +9,10 @@ import org.junit.Test;
 public class SizingTest {
     @Test
     public void photosAreScaledDownNeverUp() {
-        assertArrayEquals(new int[] {1024, 768}, Sizing.fit(4032, 3024, 1024, 0, 0));
-        assertArrayEquals(new int[] {768, 1024}, Sizing.fit(3024, 4032, 1024, 0, 0));
-        assertArrayEquals(new int[] {300, 200}, Sizing.fit(300, 200, 1024, 0, 0));
-    }
-
-    @Test
-    public void staticExportsGetWhatFitsTheirInput() {
-        // A 768x512 Edge TPU export: a 4:3 photo is limited by the height.
-        assertArrayEquals(new int[] {682, 512}, Sizing.fit(4032, 3024, 1024, 768, 512));
-        // A portrait photo in a landscape export.
-        int[] size = Sizing.fit(3024, 4032, 1024, 768, 512);
-        assertEquals(512, size[1]);
-        assertEquals(384, size[0]);
-        assertArrayEquals(new int[] {100, 50}, Sizing.fit(100, 50, 1024, 768, 512));
+        assertArrayEquals(new int[] {1024, 768}, Sizing.fit(4032, 3024, 1024));
+        assertArrayEquals(new int[] {768, 1024}, Sizing.fit(3024, 4032, 1024));
+        assertArrayEquals(new int[] {300, 200}, Sizing.fit(300, 200, 1024));
+        assertArrayEquals(new int[] {384, 512}, Sizing.fit(3024, 4032, 512));
     }
 
     @Test
