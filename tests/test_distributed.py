@@ -21,19 +21,10 @@ STEPS = 3
 
 
 def _register_tiny():
-    import tensorflow as tf
-
     from tfcodec.models import register_model
     from tfcodec.models.config import HyperpriorConfig
 
-    def build():
-        from tfcodec.models.hyperprior import HyperpriorCodec
-
-        model = HyperpriorCodec(HyperpriorConfig("mbt2018-mean", 8, 8, 8, 8), name="test_dist_tiny")
-        model.forward(tf.zeros((1, 64, 64, 3)), tf.zeros((1,)), training=False)
-        return model
-
-    register_model("test-dist-tiny", build, "hyperprior")
+    register_model("test-dist-tiny", HyperpriorConfig("mbt2018-mean", 8, 8, 8, 8))
 
 
 def _worker(mode, workdir, data, data_dir):

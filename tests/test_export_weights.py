@@ -18,7 +18,7 @@ def test_bundle_holds_every_trained_variable(tmp_path):
     for i in range(4):
         Image.fromarray(ramp_image(96, 96, seed=i)).save(photos / f"{i}.png")
     workdir = tmp_path / "run"
-    config = TrainConfig(model="test-cw-tiny", data=f"files:{photos}", workdir=str(workdir), steps=3,
+    config = TrainConfig(model="test-cw-tiny", data=str(photos), workdir=str(workdir), steps=3,
                          batch=2, patch=64, checkpoint_every=3, log_every=1, image_every=100,
                          learning_rate=1e-2)
     train(config, progress=False)
@@ -64,7 +64,7 @@ def test_a_run_from_a_bundle_continues_its_step_count(tmp_path):
     photos.mkdir()
     for i in range(3):
         Image.fromarray(ramp_image(80, 80, seed=i)).save(photos / f"{i}.png")
-    first = TrainConfig(model="test-cw-tiny", data=f"files:{photos}", workdir=str(tmp_path / "a"), steps=2,
+    first = TrainConfig(model="test-cw-tiny", data=str(photos), workdir=str(tmp_path / "a"), steps=2,
                         batch=2, patch=64, checkpoint_every=2, log_every=1, image_every=100)
     train(first, progress=False)
     bundle = tmp_path / "w.npz"

@@ -2,7 +2,7 @@
 
 Exercised with TensorFlow's in-process `ram://` filesystem and with `file://`
 URLs (both go through tf.io.gfile, as gs:// does on Cloud TPUs): training data
-folders (tfds-prepared and `files:`), validation, export-weights (workdir, out,
+folders (tfds-prepared), validation, export-weights (workdir, out,
 calibration), weights bundles (`--model URL`), edge export (--calibration,
 --out), eval (--data, --out, the point cache), and end to end: train, resume,
 export-weights, compress with the exported weights.
@@ -100,14 +100,12 @@ def test_list_images_on_urls(root, tmp_path):
         list_images(fileio.join(root, "empty"))
 
 
-def test_validation_and_legacy_files_source_from_urls(root):
-    from tfcodec.train.data import training_dataset, validation_images
+def test_validation_images_from_urls(root):
+    from tfcodec.train.data import validation_images
 
     photos = write_photos(fileio.join(root, "photos"))
     crops = list(validation_images(photos, limit=3, size=64))
     assert len(crops) == 3 and all(c.shape == (1, 64, 64, 3) for c in crops)
-    batch = next(iter(training_dataset(f"files:{photos}", patch=64, batch=2)))
-    assert batch.shape == (2, 64, 64, 3)
 
 
 def test_folder_dataset_from_url(root, tmp_path):
@@ -170,7 +168,7 @@ def local_run(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("local-run")
     photos = write_photos(str(base / "photos"))
-    config = TrainConfig(model=MODEL, data=f"files:{photos}", workdir=str(base / "run"), steps=2, batch=2,
+    config = TrainConfig(model=MODEL, data=str(photos), workdir=str(base / "run"), steps=2, batch=2,
                          patch=64, checkpoint_every=2, log_every=1, image_every=100)
     assert train(config, progress=False) == 2
     return {"workdir": config.workdir, "photos": photos, "base": base}

@@ -12,11 +12,10 @@ import tensorflow as tf
 
 from tfcodec import FormatError, container
 from tfcodec.codecs import recurrent as rc
-from tfcodec.models import build_model, model_family, model_names
+from tfcodec.models import build_model, model_config, model_family, model_names
 from tfcodec.models.losses import msssim_log_loss
-from tfcodec.models.recurrent import CONFIGS, RecurrentCodec, architecture, binarize
-
-TINY = "rnn-tiny"
+from tfcodec.models.recurrent import RecurrentModel, architecture, binarize
+from tiny_models import RECURRENT_TINY as TINY
 
 
 def make_image(h, w, seed=0):
@@ -40,7 +39,7 @@ def codec(model):
     calibration = np.stack([make_image(64, 64, s) for s in range(2)]).astype(np.float32) / 255.0
     calibration = np.clip(calibration + rng.normal(0, 0.05, calibration.shape), 0, 1).astype(np.float32)
     arrays = rc.build_coding_arrays(model, calibration)
-    return rc.RecurrentCoder(model, arrays, b"\x01\x02\x03\x04\x05\x06\x07\x08", TINY)
+    return rc.RecurrentCodec(model, arrays, b"\x01\x02\x03\x04\x05\x06\x07\x08", TINY)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +49,7 @@ def image():
 
 @pytest.fixture(scope="module")
 def full_stream(codec, image):
-    return codec.compress(image, CONFIGS[TINY].iterations)
+    return codec.compress(image, model_config(TINY).iterations)
 
 
 # ----------------------------------------------------------------------------- model
@@ -81,8 +80,8 @@ def test_shapes_and_bits_are_signs(model):
 @pytest.mark.parametrize("cell,reconstruction", [("lstm", "additive"), ("resgru", "oneshot"),
                                                  ("gru", "additive")])
 def test_other_cells_run(cell, reconstruction):
-    config = dataclasses.replace(CONFIGS[TINY], cell=cell, reconstruction=reconstruction)
-    model = RecurrentCodec(config, name=f"tiny_{cell}")
+    config = dataclasses.replace(model_config(TINY), cell=cell, reconstruction=reconstruction)
+    model = RecurrentModel(config, name=f"tiny_{cell}")
     x = tf.random.uniform((1, 32, 32, 3), seed=2)
     bits, x_hats = model.run(x, training=False, iterations=3)
     assert bits[0].shape == (1, 2, 2, config.bits) and x_hats[2].shape == x.shape
@@ -93,7 +92,7 @@ def test_other_cells_run(cell, reconstruction):
 
 def test_paper_configs():
     for name in ("rnn-lstm", "rnn-gru", "rnn-resgru"):
-        c = CONFIGS[name]
+        c = model_config(name)
         assert c.iterations == 16 and c.bits == 32 and c.encoder_units == (256, 512, 512)
         assert c.decoder_units == (512, 512, 256, 128)
 
@@ -181,7 +180,7 @@ def test_grouped_first_layer_gives_the_reference_bins(codec, weights):
     if weights == "tiny":
         coder = codec.coder
     else:
-        c = CONFIGS[weights]
+        c = model_config(weights)
         coder = rc.BitCoder(c.iterations, c.bits, load_bundle(resolve(weights)).coding)
     assert coder._first is not None  # the grouped path is the one in use
     rng = np.random.default_rng(7)
@@ -218,10 +217,10 @@ def test_bins_use_integer_comparisons_only():
 
 def test_stream_header_and_layout(codec, image, full_stream):
     header, strings = container.unpack(full_stream)
-    assert header.model_id == TINY and header.rate == CONFIGS[TINY].iterations
+    assert header.model_id == TINY and header.rate == model_config(TINY).iterations
     assert (header.height, header.width) == image.shape[:2]
     assert len(strings) == 1 + 2 * header.rate and strings[0] == bytes([1, rc.MODE_CODED])
-    assert codec.rate_settings == list(range(1, CONFIGS[TINY].iterations + 1))
+    assert codec.rate_settings == list(range(1, model_config(TINY).iterations + 1))
     assert codec.identity == "0102030405060708"
 
 
@@ -242,7 +241,7 @@ def test_truncation_equals_fewer_iterations(codec, image, full_stream):
 
 
 def test_raw_bits_mode_decodes_to_the_same_image(codec, image, full_stream):
-    raw = codec.compress(image, CONFIGS[TINY].iterations, entropy_coding=False)
+    raw = codec.compress(image, model_config(TINY).iterations, entropy_coding=False)
     assert container.unpack(raw)[1][0] == bytes([1, rc.MODE_RAW])
     np.testing.assert_array_equal(codec.decompress(raw), codec.decompress(full_stream))
     np.testing.assert_array_equal(codec.decompress(rc.truncate(raw, 2)),
@@ -275,7 +274,7 @@ def test_bad_input_images_and_rates(codec, image):
     for bad in (np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.float32), np.zeros((0, 4, 3), np.uint8)):
         with pytest.raises(FormatError):
             codec.compress(bad, 1)
-    for k in (0, CONFIGS[TINY].iterations + 1, 1.5, True):
+    for k in (0, model_config(TINY).iterations + 1, 1.5, True):
         with pytest.raises(FormatError):
             codec.compress(image, k)
     with pytest.raises(FormatError):
@@ -361,7 +360,7 @@ def test_bundle_roundtrip(tmp_path, codec, model, image):
     arrays["bits/lookup"] = codec.coder.lookup
     save_bundle(str(path), {"model": TINY, "family": "recurrent"}, keras_weights_of(model), arrays)
     bundle = load_bundle(str(path))
-    loaded = rc.RecurrentCoder.from_bundle(bundle)
+    loaded = rc.RecurrentCodec.from_bundle(bundle)
     assert loaded.identity == bundle.hash.hex() and loaded.name == TINY
     data = loaded.compress(image, 2)
     _, bits = loaded.decode_bits(data)
@@ -396,7 +395,7 @@ def test_weights_adapt_to_another_iteration_count(tmp_path, target_iterations):
                             "config": dataclasses.asdict(source.config)}, weights, {})
     assign_keras_weights(source, load_bundle(str(path)).keras)  # the float16-rounded weights
     target_config = dataclasses.replace(source.config, iterations=target_iterations)
-    target = RecurrentCodec(target_config)
+    target = RecurrentModel(target_config)
     target.run(tf.zeros((1, 32, 32, 3)), iterations=2)
     target.prob_net(target.context_planes([tf.zeros((1, 2, 2, 8))] * 2, 0, False))
     assert loop.load_initial_weights(target, str(path)) == 9
@@ -416,17 +415,12 @@ def test_weights_adapt_to_another_iteration_count(tmp_path, target_iterations):
         adapt_iterations(weights, source.config, dataclasses.replace(target_config, bits=4))
 
 
-def test_sixteen_iteration_small_config_extends_the_eight():
-    assert CONFIGS["rnn-gru-small16"] == dataclasses.replace(CONFIGS["rnn-gru-small"], iterations=16)
-    assert "rnn-gru-small16" in model_names()
-
-
-def test_msssim_config_is_the_small_gru_with_another_objective():
-    assert CONFIGS["rnn-gru-small-msssim"] == dataclasses.replace(CONFIGS["rnn-gru-small"], distortion="msssim")
-    assert "rnn-gru-small-msssim" in model_names()
-    assert CONFIGS["rnn-gru-small16-msssim"] == dataclasses.replace(CONFIGS["rnn-gru-small-msssim"], iterations=16)
+def test_registered_names_are_the_shipped_models_and_the_sizes_users_train():
+    assert [n for n in model_names() if n.startswith("rnn-") and n != TINY] == [
+        "rnn-gru", "rnn-gru-small", "rnn-gru-small-msssim-late", "rnn-lstm", "rnn-lstm-small",
+        "rnn-resgru", "rnn-resgru-small"]
     with pytest.raises(ValueError, match="unknown distortion"):
-        dataclasses.replace(CONFIGS[TINY], distortion="mse")
+        dataclasses.replace(model_config(TINY), distortion="mse")
 
 
 def test_iteration_weights_scale_each_iterations_distortion():
@@ -435,10 +429,10 @@ def test_iteration_weights_scale_each_iterations_distortion():
     import keras
 
     keras.utils.set_random_seed(3)
-    base = dataclasses.replace(CONFIGS[TINY], distortion="msssim")
+    base = dataclasses.replace(model_config(TINY), distortion="msssim")
     weights = tuple(float(w) for w in np.linspace(0.2, 1.8, base.iterations))
-    plain = RecurrentCodec(base)
-    weighted = RecurrentCodec(dataclasses.replace(base, iteration_weights=weights))
+    plain = RecurrentModel(base)
+    weighted = RecurrentModel(dataclasses.replace(base, iteration_weights=weights))
     x = tf.random.stateless_uniform((2, 64, 64, 3), (4, 5))
     plain.rd_loss(x)
     weighted.rd_loss(x)
@@ -449,8 +443,8 @@ def test_iteration_weights_scale_each_iterations_distortion():
     np.testing.assert_allclose(aux["distortion"].numpy(), expected.numpy(), rtol=1e-5)
     with pytest.raises(ValueError, match="iteration_weights"):
         dataclasses.replace(base, iteration_weights=(1.0,))
-    late = CONFIGS["rnn-gru-small-msssim-late"]
-    assert architecture(late) == architecture(CONFIGS["rnn-gru-small"])
+    late = model_config("rnn-gru-small-msssim-late")
+    assert architecture(late) == architecture(model_config("rnn-gru-small"))
     assert late.iteration_weights[0] < late.iteration_weights[-1]
     assert abs(np.mean(late.iteration_weights) - 1.0) < 1e-3
 
@@ -459,7 +453,7 @@ def test_msssim_objective_trains_with_finite_gradients():
     import keras
 
     keras.utils.set_random_seed(3)
-    model = RecurrentCodec(dataclasses.replace(CONFIGS[TINY], distortion="msssim"))
+    model = RecurrentModel(dataclasses.replace(model_config(TINY), distortion="msssim"))
     x = tf.constant(np.stack([make_image(64, 64, seed=s) for s in (5, 6)]) / 255.0, tf.float32)
     with tf.GradientTape() as tape:
         loss, parts = model.rd_loss(x)
@@ -481,48 +475,3 @@ def test_rnn_alias_loads_the_shipped_msssim_model():
     out = codec.decompress(data)
     assert out.shape == img.shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - img).mean() < 40  # a real reconstruction, not noise
-
-
-@pytest.mark.parametrize("cell", ["gru", "resgru", "lstm"])
-def test_widened_decoder_decodes_as_before(tmp_path, cell):
-    """--init-weights into a wider decoder: the same bits and reconstructions at every
-    iteration at first; new units carry signal, and their zero weights into old units
-    get gradient (so training can bring them in)."""
-    import keras
-
-    from tfcodec.models.recurrent_widen import can_widen_decoder, widen_decoder
-    from tfcodec.train import loop
-    from tfcodec.weights import keras_weights_of, save_bundle
-
-    keras.utils.set_random_seed(7)
-    small = dataclasses.replace(CONFIGS[TINY], cell=cell)
-    wide = dataclasses.replace(small, decoder_stem=12, decoder_units=(8, 12, 16, 16))
-    assert can_widen_decoder(small, wide) and not can_widen_decoder(wide, small)
-    assert not can_widen_decoder(small, dataclasses.replace(wide, decoder_units=(8, 8, 8, 10)))
-    assert not can_widen_decoder(small, dataclasses.replace(wide, bits=4))
-    source = RecurrentCodec(small)
-    x = tf.constant(np.random.default_rng(2).random((1, 32, 48, 3)), tf.float32)
-    source.run(x, iterations=2)
-    path = tmp_path / "small.npz"
-    save_bundle(str(path), {"model": TINY, "family": "recurrent", "step": 5,
-                            "config": dataclasses.asdict(small)}, keras_weights_of(source, np.float32), {})
-    target = RecurrentCodec(dataclasses.replace(wide, distortion="msssim"))  # objective may differ
-    target.run(x, iterations=2)
-    assert loop.load_initial_weights(target, str(path)) == 5
-
-    bits_a, x_hats_a = source.run(x)
-    bits_b, x_hats_b = target.run(x)
-    for a, b in zip(bits_a + x_hats_a, bits_b + x_hats_b):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5)
-    last = target.decoder_cells[-1]
-    h, _ = last(tf.random.normal((1, 8, 8, 16 // 4)))   # the third cell's 16 units, depth-to-space
-    # unit b*q_new + c with c >= q_old (q = units / 4) is new: all of them carry signal
-    new_units = [b * 4 + c for b in range(4) for c in range(2, 4)]
-    assert float(tf.reduce_min(tf.reduce_max(tf.abs(tf.gather(h, new_units, axis=-1)), axis=(0, 1, 2)))) > 0
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(target.rd_loss(tf.image.resize(x, (32, 32)), training=False)[0])
-    out_kernel = target.decoder_out.kernel   # (1, 1, 4, 3): inputs 2: are the new channels
-    grad = tape.gradient(loss, out_kernel)
-    assert np.abs(out_kernel.numpy()[:, :, 2:]).max() == 0 and float(tf.norm(grad[:, :, 2:])) > 0
-    with pytest.raises(ValueError, match="wider decoder"):
-        widen_decoder(keras_weights_of(source), keras_weights_of(target), wide, small)

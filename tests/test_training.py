@@ -24,7 +24,7 @@ import tensorflow as tf
 from PIL import Image
 
 from tfcodec.errors import FormatError
-from tfcodec.models import register_model
+from tfcodec.models import build_model, family_named, register_family, register_model
 from tfcodec.models.config import HyperpriorConfig
 from tfcodec.train import data as data_lib
 from tfcodec.train import loop
@@ -36,29 +36,24 @@ PATCH = 64
 N = 3  # steps of each half of the resume test
 
 
-def _build_tiny(cls=None):
-    from tfcodec.models.hyperprior import HyperpriorCodec
+def _build_nan(name, config):
+    """The tiny model whose loss has become NaN (same variables: restores its checkpoints)."""
+    from tfcodec.models.hyperprior import HyperpriorModel
 
-    model = (cls or HyperpriorCodec)(TINY, name="test_train_tiny")
-    model.forward(tf.zeros((1, 64, 64, 3)), tf.zeros((1,)), training=False)
-    return model
-
-
-def _build_nan():
-    from tfcodec.models.hyperprior import HyperpriorCodec
-
-    class Diverged(HyperpriorCodec):
-        """The tiny model whose loss has become NaN (same variables: restores its checkpoints)."""
-
+    class Diverged(HyperpriorModel):
         def rd_loss(self, x, quality, training=True):
             loss, aux = super().rd_loss(x, quality, training)
             return loss + tf.constant(float("nan")), aux
 
-    return _build_tiny(Diverged)
+    model = Diverged(config, name="test_train_tiny")
+    model.forward(tf.zeros((1, 64, 64, 3)), tf.zeros((1,)), training=False)
+    return model
 
 
-register_model("test-train-tiny", _build_tiny, "hyperprior")
-register_model("test-train-tiny-nan", _build_nan, "hyperprior")
+register_model("test-train-tiny", TINY)
+# A family of its own: one record with another builder is all a new family needs.
+register_family(dataclasses.replace(family_named("hyperprior"), name="test-diverged",
+                                    configs={"test-train-tiny-nan": TINY}, build="test_training:_build_nan"))
 
 
 def write_images(folder, count=9, seed=0):
@@ -161,11 +156,6 @@ def test_pipeline_shards_make_up_the_global_batch(images, data_dir):
         got = [shards[p][2 * step + r] for p in (0, 1) for r in (0, 1)]
         np.testing.assert_array_equal(np.concatenate([g[1].numpy() for g in got]), whole[step][1].numpy())
         np.testing.assert_array_equal(np.concatenate([g[0].numpy() for g in got]), whole[step][0].numpy())
-
-
-def test_legacy_files_source(images):
-    crops = next(iter(data_lib.training_dataset("files:" + images, PATCH, 3, seed=0)))
-    assert crops.shape == (3, PATCH, PATCH, 3)
 
 
 def test_broken_and_unusual_files_are_handled(tmp_path, data_dir):
@@ -452,7 +442,7 @@ def test_init_weights_into_a_wider_rate_range_keeps_the_old_rates(tmp_path):
 
     import keras
 
-    from tfcodec.models import build_model, register_hyperprior
+    from tfcodec.models import build_model
     from tfcodec.weights import keras_weights_of, save_bundle
 
     narrow = TINY
@@ -460,7 +450,7 @@ def test_init_weights_into_a_wider_rate_range_keeps_the_old_rates(tmp_path):
     wide = dataclasses.replace(narrow, gain_levels=narrow.gain_levels + 3,
                                lambda_min=narrow.lambda_min * np.exp(-2 * step),
                                lambda_max=narrow.lambda_max * np.exp(step))
-    register_hyperprior("test-train-tiny-wide", wide)
+    register_model("test-train-tiny-wide", wide)
     keras.utils.set_random_seed(5)
     source = build_model("test-train-tiny")
     rng = np.random.default_rng(0)
@@ -660,100 +650,6 @@ def test_config_file_from_a_previous_run(reference_run, tmp_path):
     assert config.patch == PATCH and config.validation_size == 192  # from the file
 
 
-def _started_from_bundle(tmp_path, prefix, source_config, target_config, seed):
-    """(source model, target model started by --init-weights from the source's bundle)."""
-    import json
-
-    import keras
-
-    from tfcodec.models import build_model, register_hyperprior
-    from tfcodec.weights import keras_weights_of, save_bundle
-
-    register_hyperprior(f"{prefix}-source", source_config)
-    register_hyperprior(f"{prefix}-target", target_config)
-    keras.utils.set_random_seed(seed)
-    source = build_model(f"{prefix}-source")
-    path = str(tmp_path / "source.npz")
-    save_bundle(path, {"model": f"{prefix}-source", "family": "hyperprior", "step": 3,
-                       "config": json.loads(source_config.to_json())},
-                keras_weights_of(source, np.float32), {})
-    model = build_model(f"{prefix}-target")
-    assert loop.load_initial_weights(model, path) == 3
-    return source, model
-
-
-def test_init_weights_grow_the_latent_and_keep_the_old_codec(tmp_path):
-    """A bundle of a channel-wise model starts one with more latent slices: the old
-    slices are coded exactly as before (same symbols, and with the synthesis's new
-    inputs silenced, the same reconstruction); the new channels start in use, and
-    their analysis filters get gradient."""
-    from tfcodec.models.grow import can_grow
-
-    small = HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=2, slice_hidden=(12,))
-    grown = dataclasses.replace(small, latent_channels=32, num_slices=4)
-    assert can_grow(small, grown) and not can_grow(grown, small)
-    assert not can_grow(small, dataclasses.replace(grown, num_slices=2))  # other slice size
-    source, model = _started_from_bundle(tmp_path, "test-grow", small, grown, seed=11)
-
-    x = tf.random.stateless_uniform((1, 64, 64, 3), (3, 4))
-    q = tf.constant([0.6])
-    y_old = source.analysis(x) * source.gains(q)[0][:, None, None, :]
-    y_new = model.analysis(x) * model.gains(q)[0][:, None, None, :]
-    np.testing.assert_allclose(y_new[..., :16].numpy(), y_old.numpy(), rtol=1e-5, atol=1e-5)
-    assert float(tf.reduce_min(tf.reduce_max(tf.abs(y_new[..., 16:]), axis=(0, 1, 2)))) > 0  # all carry signal
-    a = source.forward(x, q, training=False)
-    np.testing.assert_allclose(float(model.forward(x, q, training=False)["z_bits"][0]),
-                               float(a["z_bits"][0]), rtol=1e-5)
-    first = model.synthesis.layers[0]
-    kernel = first.kernel.numpy()
-    assert np.abs(kernel[..., 16:]).max() > 0
-    silenced = kernel.copy()
-    silenced[..., 16:] = 0.0
-    first.kernel.assign(silenced)
-    np.testing.assert_allclose(model.forward(x, q, training=False)["x_hat"].numpy(), a["x_hat"].numpy(),
-                               atol=1e-5)
-    first.kernel.assign(kernel)
-    with tf.GradientTape() as tape:
-        loss, _ = model.rd_loss(tf.concat([x, x], 0), tf.constant([0.3, 1.0]))
-        loss = tf.reduce_mean(loss)
-    analysis_kernel = model.analysis.layers[-1].kernel
-    assert float(tf.norm(tape.gradient(loss, analysis_kernel)[..., 16:])) > 0
-    gains = np.asarray(model.gains.log_gain)
-    np.testing.assert_allclose(gains[:, :16], np.asarray(source.gains.log_gain), rtol=1e-6)
-    np.testing.assert_allclose(gains[:, 16:], np.asarray(source.gains.log_gain).mean(1, keepdims=True)
-                               .repeat(16, 1), rtol=1e-6)
-
-
-def test_init_weights_widen_the_transforms_and_keep_the_old_codec(tmp_path):
-    """A bundle starts the same model with wider analysis and synthesis transforms: at
-    first it computes exactly the old latent, rate and reconstruction; the new units
-    are wired in (fresh filters, weights into the old units that get gradient)."""
-    from tfcodec.models.grow import can_grow, can_widen
-
-    small = HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=2, slice_hidden=(12,))
-    wide = dataclasses.replace(small, num_filters=12, gain_levels=5)
-    assert can_widen(small, wide) and not can_widen(wide, small) and not can_grow(small, wide)
-    assert not can_widen(small, dataclasses.replace(wide, latent_channels=32, num_slices=4))
-    source, model = _started_from_bundle(
-        tmp_path, "test-widen", small, dataclasses.replace(wide, gain_levels=small.gain_levels), seed=12)
-
-    x = tf.random.stateless_uniform((2, 64, 64, 3), (5, 6))
-    q = tf.constant([0.2, 0.9])
-    a, b = source.forward(x, q, training=False), model.forward(x, q, training=False)
-    for name in ("x_hat", "y_bits", "z_bits"):
-        np.testing.assert_allclose(b[name].numpy(), a[name].numpy(), rtol=1e-5, atol=1e-5)
-    hidden = model.analysis.layers[1](model.analysis.layers[0](x))   # first conv + GDN
-    assert float(tf.reduce_min(tf.reduce_max(tf.abs(hidden[..., 8:]), axis=(0, 1, 2)))) > 0
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(model.rd_loss(x, q)[0])
-    into_old = model.analysis.layers[2].kernel            # (5, 5, 12, 12): rows 8: feed old units
-    out_of_synthesis = model.synthesis.layers[-1].kernel  # (5, 5, 3, 12): inputs 8: are new
-    grads = tape.gradient(loss, [into_old, out_of_synthesis])
-    assert np.abs(into_old.numpy()[:, :, 8:, :8]).max() == 0
-    assert float(tf.norm(grads[0][:, :, 8:, :8])) > 0
-    assert float(tf.norm(grads[1][..., 8:])) > 0
-
-
 def test_msssim_objective_on_small_crops_is_warned_about(monkeypatch):
     """Crops under 161 px train fewer MS-SSIM scales than the evaluation weighs."""
     import types
@@ -765,5 +661,5 @@ def test_msssim_objective_on_small_crops_is_warned_about(monkeypatch):
     assert len(warned) == 1 and "holds 3 of the 5 MS-SSIM scales" in warned[0]
     loop._warn_if_crops_too_small(msssim_model, 161)
     loop._warn_if_crops_too_small(types.SimpleNamespace(config=types.SimpleNamespace(distortion="l1")), 64)
-    loop._warn_if_crops_too_small(_build_tiny(), 64)   # a hyperprior model: no distortion field
+    loop._warn_if_crops_too_small(build_model("test-train-tiny"), 64)   # a hyperprior model: no distortion field
     assert len(warned) == 1

@@ -12,7 +12,6 @@ an evaluation uses), `compress`, `decompress` and `compress_for_bpp`.
 import functools
 
 from tfcodec import container
-from tfcodec.errors import FormatError
 
 DEFAULT_MODEL = "cw2020-small-full-range"
 # The recurrent model to use when rate control by truncation matters: the one
@@ -30,20 +29,11 @@ def load_codec(name_or_path="default", refine_steps=0):
 
 @functools.lru_cache(maxsize=8)
 def _load_codec(name_or_path, refine_steps):
+    from tfcodec.models import bundle_family
     from tfcodec.weights import load_bundle, resolve
 
     bundle = load_bundle(resolve(_ALIASES.get(name_or_path, name_or_path)))
-    family = bundle.meta.get("family")
-    if family == "hyperprior":
-        from tfcodec.codecs.hyperprior import HyperpriorCoder
-        return HyperpriorCoder(bundle, refine_steps=refine_steps)
-    if refine_steps:
-        raise FormatError(f"{bundle.model}: latent refinement is for hyperprior models, "
-                         f"not the {family} family")
-    if family == "recurrent":
-        from tfcodec.codecs.recurrent import RecurrentCoder
-        return RecurrentCoder.from_bundle(bundle)
-    raise FormatError(f"{bundle.path}: unknown model family {family!r}")
+    return bundle_family(bundle).load("codec")(bundle, refine_steps=refine_steps)
 
 
 def codec_for_stream(data, model=None):

@@ -23,14 +23,12 @@ class HyperpriorCoder:
     def __init__(self, bundle, refine_steps=0):
         """`refine_steps` > 0: the encoder refines each image's latents that many
         steps (`tfcodec.codecs.refine`); files decode as usual."""
-        from tfcodec.models import build_model
-        from tfcodec.weights import assign_keras_weights
+        from tfcodec.models import model_from_bundle
 
         self.bundle = bundle
         self.name = bundle.model
         self.identity = bundle.hash.hex()
-        self.model = build_model(bundle.model)
-        assign_keras_weights(self.model, bundle.keras, f"weights {bundle.path or bundle.model}")
+        self.model = model_from_bundle(bundle)
         self.config = self.model.config
         self.latents = LatentCoder(self.config, bundle.coding, self.name, bundle.hash)
         self._build_functions()
@@ -163,3 +161,10 @@ def build_coding_arrays(model, calibration_images, qualities=(0.0, 0.25, 0.5, 0.
             net = IntegerNet.from_keras(keras_net, inputs[f"{kind}_{i}"], PARAM_EXPONENT, PARAM_EXPONENT)
             arrays.update(net.to_arrays(f"int/{kind}_{i}"))
     return arrays
+
+
+def export_coding(model, calibration_folder, count, seed=0):
+    """(coding arrays, bundle meta) of a trained model: the family record's export step."""
+    from tfcodec.train.export_weights import calibration_crops
+
+    return build_coding_arrays(model, calibration_crops(calibration_folder, count, seed=seed)), {}

@@ -27,6 +27,7 @@ import numpy as np
 from tfcodec import container, rangecoder
 from tfcodec.entropy.integer_net import _CONV, IntegerNet, _exact_conv, _shift_round, saturate
 from tfcodec.errors import FormatError, OtherModelError
+from tfcodec.models.config import RECURRENT_STRIDE as STRIDE
 
 LAYOUT_VERSION = 1
 MODE_CODED, MODE_RAW = 0, 1
@@ -35,8 +36,6 @@ NUM_BINS = 64
 BIN_WIDTH = 64             # bin width in output units: 0.25 in logit
 PRECISION = 16
 PROB_NET = "int/prob_net"
-# Downsampling of the whole model: images are padded to a multiple of this.
-STRIDE = 16
 
 
 def checkerboard(height, width):
@@ -53,7 +52,7 @@ def context_planes_np(shape, past_bits, current_anchor_bits, t, iterations, seco
     bits with zeros off the anchors (pass B), or None (pass A). Layout:
     (iterations - 1) slots of past bits, most recent first, zero where there is
     no such iteration; C anchor planes; one-hot of t; one pass flag. Mirrors
-    `RecurrentCodec.context_planes` exactly.
+    `RecurrentModel.context_planes` exactly.
     """
     n, h, w, c = shape
     slots = np.zeros((n, h, w, (iterations - 1) * c), np.int64)
@@ -292,7 +291,7 @@ class _InOrder:
         self._pool.shutdown(wait=True)
 
 
-class RecurrentCoder:
+class RecurrentCodec:
     """Compress/decompress with one recurrent model: one progressive stream for every rate."""
 
     family = "recurrent"
@@ -307,17 +306,14 @@ class RecurrentCoder:
         self._build_functions()
 
     @classmethod
-    def from_bundle(cls, bundle):
-        from tfcodec.models import build_model
-        from tfcodec.weights import assign_keras_weights
+    def from_bundle(cls, bundle, refine_steps=0):
+        """The codec of a recurrent weights bundle (the family record's codec)."""
+        from tfcodec.models import model_from_bundle
 
-        from tfcodec.models.recurrent import CONFIGS
-
-        if bundle.model not in CONFIGS:
-            raise FormatError(f"{bundle.path or bundle.model}: unknown recurrent model {bundle.model!r}")
-        model = build_model(bundle.model)
-        assign_keras_weights(model, bundle.keras, f"weights {bundle.path or bundle.model}")
-        return cls(model, bundle.coding, bundle.hash, bundle.model)
+        if refine_steps:
+            raise FormatError(f"{bundle.model}: latent refinement is for hyperprior models, "
+                              "not the recurrent family")
+        return cls(model_from_bundle(bundle), bundle.coding, bundle.hash, bundle.model)
 
     @property
     def rate_settings(self):

@@ -65,26 +65,15 @@ def _sha256(data):
 
 
 def load_export_bundle(weights):
-    """(bundle, HyperpriorConfig); registers the model name if only the bundle knows it."""
-    from tfcodec.models import CONFIGS, HyperpriorConfig, register_hyperprior
+    """(bundle, its config), refusing a bundle of a family that has no edge export."""
+    from tfcodec.models import bundle_config, bundle_family
     from tfcodec.weights import load_bundle
 
     bundle = load_bundle(weights)
-    family = bundle.meta.get("family")
-    if family != "hyperprior":
-        raise ExportError(f"{weights}: edge export supports the hyperprior family, not {family!r}")
-    name = bundle.model
-    if "config" in bundle.meta:
-        config = HyperpriorConfig.from_dict(bundle.meta["config"])
-        if name not in CONFIGS:
-            register_hyperprior(name, config)
-        elif CONFIGS[name] != config:
-            raise ExportError(f"{weights}: its config differs from the registered {name!r}")
-    elif name in CONFIGS:
-        config = CONFIGS[name]
-    else:
-        raise ExportError(f"{weights}: model {name!r} is not registered and the bundle has no config")
-    return bundle, config
+    family = bundle_family(bundle)
+    if not family.edge_export:
+        raise ExportError(f"{weights}: the {family.name} family has no edge export (the hyperprior family has)")
+    return bundle, bundle_config(bundle)
 
 
 def _tensor_entry(tensor):

@@ -1,67 +1,166 @@
-"""Model registry: the names users pass to --model, mapped to architectures.
+"""The model registry: one `Family` record per model family, and the names users pass to --model.
 
-Each family registers a builder ``name -> built keras model``. A built model
-offers ``rd_loss(x, quality, training)`` and ``forward(x, quality, training)``,
-which is all the training loop needs.
+A family's record names everything that differs between families: its config
+class and registered sizes, the Keras model builder, the bitstream codec, the
+coding arrays `tfcodec export-weights` adds to a bundle, the warm start from
+another bundle (`tfcodec train --init-weights`) and the edge exporter. Loading
+a codec (`tfcodec.api`), training (`tfcodec.train.loop`), export-weights and
+the edge export look the record up; none of them tests a family's name.
+
+Adding a family: write its modules (config, Keras model, codec, coding arrays)
+and add one `register_family(Family(...))` line at the bottom of this file.
+
+Behaviours are "module:attribute" references, imported on first use: the
+registry imports no TensorFlow, so `tfcodec info` and the edge runtime can
+read it, and a family's TensorFlow code loads only when it is used.
 """
 
-from tfcodec.models.config import CONFIGS, HyperpriorConfig
+import dataclasses
+import functools
+import importlib
 
-_BUILDERS = {}
-
-
-def register_model(name, builder, family):
-    """Adds a model name; `builder()` returns a fresh, built model."""
-    _BUILDERS[name] = (builder, family)
-
-
-def _hyperprior_builder(name):
-    def build():
-        import tensorflow as tf
-
-        from tfcodec.models.hyperprior import HyperpriorCodec
-
-        model = HyperpriorCodec(CONFIGS[name], name=name.replace("-", "_"))
-        model.forward(tf.zeros((1, 64, 64, 3)), tf.zeros((1,)), training=False)
-        return model
-    return build
+from tfcodec.errors import FormatError
+from tfcodec.models.config import (HYPERPRIOR_CONFIGS, RECURRENT_CONFIGS, HyperpriorConfig,
+                                   RecurrentConfig)
 
 
-def register_hyperprior(name, config):
-    """Adds a hyperprior architecture under a new name (e.g. a custom size)."""
-    CONFIGS[name] = config
-    register_model(name, _hyperprior_builder(name), "hyperprior")
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """What the rest of tfcodec needs to know of one model family.
+
+    Each behaviour field is a "module:attribute" reference to a callable:
+      build(name, config) -> a built Keras model (every variable created);
+      codec(bundle, refine_steps=0) -> a bitstream codec (compress, decompress, ...);
+      export_coding(model, calibration_folder, count, seed) -> (coding arrays, extra
+          bundle meta): what `tfcodec export-weights` adds to the Keras weights;
+      warm_start(model, bundle) -> the bundle's Keras weights laid out for `model`;
+      edge_export(weights, out_dir, options, progress) -> manifest, or "" where the
+          family has no edge export.
+    `variable_rate`: one model conditioned on a quality in [0, 1] (validation runs at
+    several qualities); False where rates come otherwise (iterations).
+    """
+
+    name: str
+    config_class: type
+    configs: dict
+    build: str
+    codec: str
+    export_coding: str
+    warm_start: str
+    edge_export: str = ""
+    variable_rate: bool = True
+
+    def load(self, field):
+        """The callable a behaviour field refers to, imported now."""
+        reference = getattr(self, field)
+        if not reference:
+            raise FormatError(f"the {self.name} family has no {field.replace('_', ' ')}")
+        module, attribute = reference.split(":")
+        return functools.reduce(getattr, attribute.split("."), importlib.import_module(module))
 
 
-for _name in list(CONFIGS):
-    register_hyperprior(_name, CONFIGS[_name])
+_FAMILIES = {}
 
 
-def _load_other_families():
-    try:
-        import tfcodec.models.recurrent  # noqa: F401  registers the recurrent names
-    except ModuleNotFoundError as e:
-        if not (e.name or "").startswith("tfcodec"):
-            raise
+def register_family(family):
+    """Adds a family; its registered names must not collide with another family's."""
+    for other in _FAMILIES.values():
+        taken = set(other.configs) & set(family.configs)
+        if taken and other.name != family.name:
+            raise ValueError(f"{family.name}: names {sorted(taken)} belong to the {other.name} family")
+    _FAMILIES[family.name] = family
+
+
+def family_named(name):
+    """The record of a family by its name (a bundle's meta "family")."""
+    if name not in _FAMILIES:
+        raise FormatError(f"unknown model family {name!r}; known: {', '.join(sorted(_FAMILIES))}")
+    return _FAMILIES[name]
+
+
+def family_of(model_name):
+    """The record of the family a registered model name belongs to."""
+    for family in _FAMILIES.values():
+        if model_name in family.configs:
+            return family
+    raise ValueError(f"unknown model {model_name!r}; known: {', '.join(model_names())}")
+
+
+def family_of_config(config):
+    """The record of the family whose config class `config` is."""
+    for family in _FAMILIES.values():
+        if isinstance(config, family.config_class):
+            return family
+    raise ValueError(f"no family has configs of type {type(config).__name__}")
+
+
+def register_model(name, config):
+    """Adds a model name (e.g. a custom size) to the family of its config."""
+    family_of_config(config).configs[name] = config
 
 
 def model_names():
-    _load_other_families()
-    return sorted(_BUILDERS)
+    return sorted(name for family in _FAMILIES.values() for name in family.configs)
 
 
 def model_family(name):
-    _load_other_families()
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(model_names())}")
-    return _BUILDERS[name][1]
+    """The family name of a registered model name."""
+    return family_of(name).name
+
+
+def model_config(name):
+    return family_of(name).configs[name]
 
 
 def build_model(name):
     """A fresh, built model for a registered name."""
-    model_family(name)
-    return _BUILDERS[name][0]()
+    family = family_of(name)
+    return family.load("build")(name, family.configs[name])
 
 
-__all__ = ["CONFIGS", "HyperpriorConfig", "build_model", "model_family", "model_names",
-           "register_hyperprior", "register_model"]
+def bundle_family(bundle):
+    """The record of the family that wrote a weights bundle."""
+    family = bundle.meta.get("family")
+    if family not in _FAMILIES:
+        raise FormatError(f"{bundle.path or bundle.model}: unknown model family {family!r}")
+    return _FAMILIES[family]
+
+
+def bundle_config(bundle):
+    """A bundle's architecture: the config it carries, else its registered name's."""
+    family = bundle_family(bundle)
+    if "config" in bundle.meta:
+        return family.config_class.from_dict(bundle.meta["config"])
+    if bundle.model in family.configs:
+        return family.configs[bundle.model]
+    raise FormatError(f"{bundle.path or bundle.model}: model {bundle.model!r} is not registered and "
+                      "the bundle has no config")
+
+
+def model_from_bundle(bundle):
+    """A built Keras model holding a bundle's weights (its model need not be registered)."""
+    from tfcodec.weights import assign_keras_weights
+
+    model = bundle_family(bundle).load("build")(bundle.model, bundle_config(bundle))
+    assign_keras_weights(model, bundle.keras, f"weights {bundle.path or bundle.model}")
+    return model
+
+
+register_family(Family(
+    "hyperprior", HyperpriorConfig, HYPERPRIOR_CONFIGS,
+    build="tfcodec.models.hyperprior:build",
+    codec="tfcodec.codecs.hyperprior:HyperpriorCoder",
+    export_coding="tfcodec.codecs.hyperprior:export_coding",
+    warm_start="tfcodec.models.hyperprior:warm_start_weights",
+    edge_export="tfcodec.export.exporter:export"))
+register_family(Family(
+    "recurrent", RecurrentConfig, RECURRENT_CONFIGS,
+    build="tfcodec.models.recurrent:build",
+    codec="tfcodec.codecs.recurrent:RecurrentCodec.from_bundle",
+    export_coding="tfcodec.train.prob_net_fit:export_coding",
+    warm_start="tfcodec.models.recurrent:warm_start_weights",
+    variable_rate=False))
+
+__all__ = ["Family", "HyperpriorConfig", "RecurrentConfig", "build_model", "bundle_config",
+           "bundle_family", "family_named", "family_of", "model_config", "model_family",
+           "model_from_bundle", "model_names", "register_family", "register_model"]

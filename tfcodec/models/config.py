@@ -1,4 +1,6 @@
-"""Model configurations: the paper sizes for TPU users and small sizes we train here."""
+"""Model configurations of both families: the paper sizes for accelerator users, the small
+sizes that train on a CPU, and the shipped models. No TensorFlow: the registry
+(`tfcodec.models`) lists names and reads bundles without it."""
 
 import dataclasses
 import json
@@ -41,7 +43,7 @@ class HyperpriorConfig:
         return cls(**d)
 
 
-CONFIGS = {
+HYPERPRIOR_CONFIGS = {
     # Paper sizes (Ballé 2018: N=128 low rates / 192 high; Minnen 2018: 192/320;
     # Minnen & Singh 2020: M=320 in 10 slices).
     "bmshj2018": HyperpriorConfig("bmshj2018", 192, 320, 192, 192, predict_means=False),
@@ -53,33 +55,92 @@ CONFIGS = {
     "cw2020-small": HyperpriorConfig("cw2020", 64, 128, 64, 64, num_slices=4, slice_hidden=(96, 64)),
 }
 
-# cw2020-small over a wider rate range, reaching down to 0.1 bpp on Kodak (0.055 once
-# trained on 256^2 crops, which lowered the rate at every level): the
-# same lambda spacing per gain level (a factor 1.93), three more levels below.
-# Not above: cw2020-small's top level is already at its transform's ceiling (the
-# unquantised autoencoder reaches 30.5 dB on the tune photos, its q = 1 30.3 dB),
-# so a higher lambda would buy bits, not quality. Trains from cw2020-small's
-# weights, its gain tables re-laid by `gains.adapt_gain_table`.
+# Shipped (the default model): cw2020-small over a wider rate range, 0.055 to 1.5 bpp on
+# Kodak: cw2020-small's lambda spacing per gain level (a factor 1.93) with three levels
+# more below and two more above, 13 in all. How it was trained: docs/history.md.
 _STEP = math.log(0.15 / 0.0015) / 7
-CONFIGS["cw2020-small-wide-range"] = dataclasses.replace(
-    CONFIGS["cw2020-small"], gain_levels=11, lambda_min=0.0015 * math.exp(-3 * _STEP))
+HYPERPRIOR_CONFIGS["cw2020-small-full-range"] = dataclasses.replace(
+    HYPERPRIOR_CONFIGS["cw2020-small"], gain_levels=13, lambda_min=0.0015 * math.exp(-3 * _STEP),
+    lambda_max=0.15 * math.exp(2 * _STEP))
 
-# The same over a latent half as large again (M=192 in 6 slices of 32): at its
-# top qualities cw2020-small uses all of its 128 channels (each > 50 % nonzero
-# symbols) and its unquantised autoencoder is the limit. Starts from a trained
-# M=128 model, grown by `grow.grow_latent` (the old slices coded as before).
-CONFIGS["cw2020-small-m192"] = dataclasses.replace(
-    CONFIGS["cw2020-small-wide-range"], latent_channels=192, num_slices=6)
 
-# The wide-range model with transforms half as wide again (N=96): grown that way,
-# the M=192 model's new channels fell silent and its ceiling stayed put, so the
-# transforms' width is the limit. Starts from a trained N=64 model, widened by
-# `grow.widen_transforms` (computing the old model's function at first).
-CONFIGS["cw2020-small-n96"] = dataclasses.replace(CONFIGS["cw2020-small-wide-range"], num_filters=96)
+# Downsampling of the recurrent models: images are padded to a multiple of this.
+RECURRENT_STRIDE = 16
 
-# The wide-range model two levels higher (lambda up to 0.56, 13 levels, the
-# same spacing): trained on 256^2 crops, its q = 1 sat at 1.20 bpp on Kodak,
-# short of the 1.5 bpp the range should reach. Trains from the wide-range
-# weights, the two new top rows of its gain tables extended from the old top.
-CONFIGS["cw2020-small-full-range"] = dataclasses.replace(
-    CONFIGS["cw2020-small-wide-range"], gain_levels=13, lambda_max=0.15 * math.exp(2 * _STEP))
+
+@dataclasses.dataclass(frozen=True)
+class RecurrentConfig:
+    """Everything that fixes a recurrent model's architecture."""
+
+    cell: str = "gru"                 # "lstm", "gru" or "resgru"
+    reconstruction: str = "oneshot"   # "oneshot" (gamma = 0) or "additive" (gamma = 1)
+    iterations: int = 16              # iterations trained and the most a stream holds
+    bits: int = 32                    # bits per H/16 x W/16 position and iteration
+    stem_filters: int = 64            # encoder's first (strided) convolution
+    encoder_units: tuple = (256, 512, 512)
+    encoder_hidden_kernel: tuple = (1, 1, 1)
+    decoder_stem: int = 512           # 1x1 convolution on the bits
+    decoder_units: tuple = (512, 512, 256, 128)
+    decoder_hidden_kernel: tuple = (1, 1, 3, 3)
+    prob_hidden: tuple = (128, 128)   # widths of the bit-probability net
+    ce_weight: float = 0.01           # weight of its cross-entropy (bits per pixel) in the loss
+    distortion: str = "l1"            # training objective per iteration: "l1" or "msssim"
+    iteration_weights: tuple = ()     # each iteration's share of the distortion; () = all 1
+
+    def __post_init__(self):
+        if self.cell not in ("lstm", "gru", "resgru"):
+            raise ValueError(f"unknown cell {self.cell!r}: lstm, gru or resgru")
+        if self.reconstruction not in ("oneshot", "additive"):
+            raise ValueError(f"unknown reconstruction {self.reconstruction!r}: oneshot or additive")
+        if len(self.encoder_units) != 3 or len(self.decoder_units) != 4:
+            raise ValueError("the encoder has 3 recurrent layers and the decoder 4 (H/16 and back)")
+        if not 1 <= self.iterations <= 64:
+            raise ValueError("iterations must be in 1..64")
+        if self.distortion not in ("l1", "msssim"):
+            raise ValueError(f"unknown distortion {self.distortion!r}: l1 or msssim")
+        if self.iteration_weights and (len(self.iteration_weights) != self.iterations
+                                       or min(self.iteration_weights) < 0):
+            raise ValueError(f"iteration_weights needs {self.iterations} weights >= 0")
+
+    @property
+    def context_channels(self):
+        """Input planes of the probability net: past bits, anchors, iteration one-hot, pass flag."""
+        return (self.iterations - 1) * self.bits + self.bits + self.iterations + 1
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d):
+        d = dict(d)
+        for key in ("encoder_units", "encoder_hidden_kernel", "decoder_units",
+                    "decoder_hidden_kernel", "prob_hidden", "iteration_weights"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+RECURRENT_CONFIGS = {
+    # Paper sizes (Toderici et al. 2017, fig. 1): 16 iterations of 32 bits per 16x16 block.
+    "rnn-lstm": RecurrentConfig(cell="lstm", reconstruction="additive"),
+    "rnn-gru": RecurrentConfig(cell="gru"),
+    "rnn-resgru": RecurrentConfig(cell="resgru"),
+    # Small sizes that train on a CPU: same depth and strides, fewer units.
+    "rnn-lstm-small": RecurrentConfig(
+        cell="lstm", reconstruction="additive", iterations=8, stem_filters=32,
+        encoder_units=(64, 128, 128), decoder_stem=128, decoder_units=(128, 128, 64, 32),
+        prob_hidden=(64, 64)),
+    "rnn-gru-small": RecurrentConfig(
+        cell="gru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
+        decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
+    "rnn-resgru-small": RecurrentConfig(
+        cell="resgru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
+        decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
+}
+
+# Shipped: rnn-gru-small trained for MS-SSIM in dB at every iteration
+# (`losses.msssim_log_loss`), the later iterations weighted up (0.4 rising to 1.6, mean 1).
+# How it was trained: docs/history.md.
+RECURRENT_CONFIGS["rnn-gru-small-msssim-late"] = dataclasses.replace(
+    RECURRENT_CONFIGS["rnn-gru-small"], distortion="msssim",
+    iteration_weights=tuple(round(0.4 + 1.2 * t / 7, 4) for t in range(8)))

@@ -18,12 +18,14 @@ the rate estimate and the loss stay float32 computations.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from tfcodec.entropy.densities import DeepFactorized, gaussian_likelihood, scale_from_log
 from tfcodec.models import transforms
 from tfcodec.models.config import HyperpriorConfig
-from tfcodec.models.gains import QualityGains, lambda_for_quality
+from tfcodec.models.gains import RATE_RANGE_FIELDS, QualityGains, adapt_gain_table, lambda_for_quality
 from tfcodec.ops import random_uniform, round_straight_through
 
 # Downsampling of the whole model: images are padded to a multiple of this.
@@ -39,7 +41,7 @@ def _uniform_noise(x):
 
 
 @keras.saving.register_keras_serializable("tfcodec")
-class HyperpriorCodec(keras.Model):
+class HyperpriorModel(keras.Model):
     """bmshj2018 / mbt2018-mean / channel-wise, chosen by the config."""
 
     def __init__(self, config: HyperpriorConfig, **kwargs):
@@ -151,3 +153,26 @@ class HyperpriorCodec(keras.Model):
         lmbda = lambda_for_quality(quality, self.config.lambda_min, self.config.lambda_max)
         loss = bpp + lmbda * mse
         return loss, {"bpp": bpp, "mse": mse, "x_hat": out["x_hat"]}
+
+
+def build(name, config):
+    """A built model (every variable created) of `config`, named after `name`."""
+    model = HyperpriorModel(config, name=name.replace("-", "_"))
+    model.forward(tf.zeros((1, STRIDE, STRIDE, 3)), tf.zeros((1,)), training=False)
+    return model
+
+
+def warm_start_weights(model, bundle):
+    """A hyperprior bundle's Keras weights for `model`, which may cover another rate range:
+    its gain tables are then re-laid for the model's (`gains.adapt_gain_table`), so
+    training starts from the old rates where the two ranges overlap."""
+    from tfcodec.models import bundle_config
+
+    source, target = bundle_config(bundle), model.config
+    if all(getattr(source, k) == getattr(target, k) for k in RATE_RANGE_FIELDS):
+        return bundle.keras
+    logging.info("initial weights: %d gain levels over lambda %g..%g laid out for %d over %g..%g",
+                 *(getattr(source, k) for k in RATE_RANGE_FIELDS),
+                 *(getattr(target, k) for k in RATE_RANGE_FIELDS))
+    return {key: adapt_gain_table(value, source, target) if key.endswith(("/log_gain", "/log_inverse_gain"))
+            else np.asarray(value) for key, value in bundle.keras.items()}

@@ -45,104 +45,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfcodec.codecs.recurrent import STRIDE, checkerboard  # noqa: F401  (numpy helpers shared with coding)
+from tfcodec.models.config import RECURRENT_STRIDE as STRIDE
+from tfcodec.models.config import RecurrentConfig
 from tfcodec.models.losses import msssim_log_loss
 from tfcodec.ops import random_uniform
-
-
-@dataclasses.dataclass(frozen=True)
-class RecurrentConfig:
-    """Everything that fixes a recurrent model's architecture."""
-
-    cell: str = "gru"                 # "lstm", "gru" or "resgru"
-    reconstruction: str = "oneshot"   # "oneshot" (gamma = 0) or "additive" (gamma = 1)
-    iterations: int = 16              # iterations trained and the most a stream holds
-    bits: int = 32                    # bits per H/16 x W/16 position and iteration
-    stem_filters: int = 64            # encoder's first (strided) convolution
-    encoder_units: tuple = (256, 512, 512)
-    encoder_hidden_kernel: tuple = (1, 1, 1)
-    decoder_stem: int = 512           # 1x1 convolution on the bits
-    decoder_units: tuple = (512, 512, 256, 128)
-    decoder_hidden_kernel: tuple = (1, 1, 3, 3)
-    prob_hidden: tuple = (128, 128)   # widths of the bit-probability net
-    ce_weight: float = 0.01           # weight of its cross-entropy (bits per pixel) in the loss
-    distortion: str = "l1"            # training objective per iteration: "l1" or "msssim"
-    iteration_weights: tuple = ()     # each iteration's share of the distortion; () = all 1
-
-    def __post_init__(self):
-        if self.cell not in ("lstm", "gru", "resgru"):
-            raise ValueError(f"unknown cell {self.cell!r}: lstm, gru or resgru")
-        if self.reconstruction not in ("oneshot", "additive"):
-            raise ValueError(f"unknown reconstruction {self.reconstruction!r}: oneshot or additive")
-        if len(self.encoder_units) != 3 or len(self.decoder_units) != 4:
-            raise ValueError("the encoder has 3 recurrent layers and the decoder 4 (H/16 and back)")
-        if not 1 <= self.iterations <= 64:
-            raise ValueError("iterations must be in 1..64")
-        if self.distortion not in ("l1", "msssim"):
-            raise ValueError(f"unknown distortion {self.distortion!r}: l1 or msssim")
-        if self.iteration_weights and (len(self.iteration_weights) != self.iterations
-                                       or min(self.iteration_weights) < 0):
-            raise ValueError(f"iteration_weights needs {self.iterations} weights >= 0")
-
-    @property
-    def context_channels(self):
-        """Input planes of the probability net: past bits, anchors, iteration one-hot, pass flag."""
-        return (self.iterations - 1) * self.bits + self.bits + self.iterations + 1
-
-    def to_json(self):
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, d):
-        d = dict(d)
-        for key in ("encoder_units", "encoder_hidden_kernel", "decoder_units",
-                    "decoder_hidden_kernel", "prob_hidden", "iteration_weights"):
-            if key in d:
-                d[key] = tuple(d[key])
-        return cls(**d)
-
-
-CONFIGS = {
-    # Paper sizes (Toderici et al. 2017, fig. 1): 16 iterations of 32 bits per 16x16 block.
-    "rnn-lstm": RecurrentConfig(cell="lstm", reconstruction="additive"),
-    "rnn-gru": RecurrentConfig(cell="gru"),
-    "rnn-resgru": RecurrentConfig(cell="resgru"),
-    # Small sizes that train on a CPU: same depth and strides, fewer units.
-    "rnn-lstm-small": RecurrentConfig(
-        cell="lstm", reconstruction="additive", iterations=8, stem_filters=32,
-        encoder_units=(64, 128, 128), decoder_stem=128, decoder_units=(128, 128, 64, 32),
-        prob_hidden=(64, 64)),
-    "rnn-gru-small": RecurrentConfig(
-        cell="gru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
-        decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
-    "rnn-resgru-small": RecurrentConfig(
-        cell="resgru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
-        decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
-    # For tests: builds and runs in a second.
-    "rnn-tiny": RecurrentConfig(
-        cell="gru", iterations=4, bits=8, stem_filters=8, encoder_units=(8, 8, 8),
-        decoder_stem=8, decoder_units=(8, 8, 8, 8), prob_hidden=(8,)),
-}
-
-# Variants of rnn-gru-small that start from its trained weights: the paper's 16
-# iterations (up to 2 bpp before entropy coding; `adapt_iterations` lays the
-# 8-iteration weights out for them), and training for MS-SSIM in dB at every
-# iteration (`losses.msssim_log_loss`), with 8 and 16 iterations.
-CONFIGS["rnn-gru-small16"] = dataclasses.replace(CONFIGS["rnn-gru-small"], iterations=16)
-CONFIGS["rnn-gru-small-msssim"] = dataclasses.replace(CONFIGS["rnn-gru-small"], distortion="msssim")
-CONFIGS["rnn-gru-small16-msssim"] = dataclasses.replace(CONFIGS["rnn-gru-small-msssim"], iterations=16)
-# The MS-SSIM objective with the later iterations weighted up (0.4 rising to 1.6,
-# mean 1): the 8-iteration model beats JPEG by 1-1.4 dB at 0.1-0.35 bpp and loses
-# to it above 0.72 bpp, so it trades some of the first margin for the last rates.
-CONFIGS["rnn-gru-small-msssim-late"] = dataclasses.replace(
-    CONFIGS["rnn-gru-small-msssim"],
-    iteration_weights=tuple(round(0.4 + 1.2 * t / 7, 4) for t in range(8)))
-# Its decoder's last two cells twice as wide (16 channels at full resolution, not
-# 8): its late iterations add little because the decoder cannot draw what their
-# bits describe. Starts from its weights, decoding exactly as it does
-# (`recurrent_widen.widen_decoder`).
-CONFIGS["rnn-gru-small-msssim-wide"] = dataclasses.replace(
-    CONFIGS["rnn-gru-small-msssim-late"], decoder_units=(128, 128, 128, 64))
 
 
 def _conv(filters, kernel, stride=1, name=None, use_bias=True, bias_initializer="zeros", dtype=None):
@@ -243,7 +149,7 @@ def binarize(x, training):
 
 
 @keras.saving.register_keras_serializable("tfcodec")
-class RecurrentCodec(keras.Model):
+class RecurrentModel(keras.Model):
     """Toderici et al.'s progressive codec: LSTM / GRU / residual GRU, one-shot or additive."""
 
     def __init__(self, config: RecurrentConfig, **kwargs):
@@ -430,9 +336,9 @@ def _checkerboard_tf(height, width):
     return tf.cast(tf.equal((i + j) % 2, 0), tf.float32)[None, :, :, None]
 
 
-def build_recurrent(name):
-    """A fresh, built model for a registered recurrent name."""
-    model = RecurrentCodec(CONFIGS[name], name=name.replace("-", "_"))
+def build(name, config):
+    """A built model (every variable created) of `config`, named after `name`."""
+    model = RecurrentModel(config, name=name.replace("-", "_"))
     # Two iterations create every variable (the hidden convolutions build on the
     # second step) in the order the full loss would; then the probability net.
     # A quarter of the eager work of running the whole loss: loading a codec waits on it.
@@ -442,11 +348,15 @@ def build_recurrent(name):
     return model
 
 
-def _register():
-    from tfcodec.models import register_model
+def warm_start_weights(model, bundle):
+    """A recurrent bundle's Keras weights for `model`: trained with another number of
+    iterations, they are laid out for this model's (`adapt_iterations`)."""
+    from absl import logging
 
-    for name in CONFIGS:
-        register_model(name, lambda name=name: build_recurrent(name), "recurrent")
+    from tfcodec.models import bundle_config
 
-
-_register()
+    source, target = bundle_config(bundle), model.config
+    if source.iterations == target.iterations:
+        return bundle.keras
+    logging.info("initial weights: %d iterations laid out for %d", source.iterations, target.iterations)
+    return adapt_iterations(bundle.keras, source, dataclasses.replace(source, iterations=target.iterations))

@@ -12,10 +12,7 @@ Sources (`--data`):
   filesystem TensorFlow reads: gs://, file://, ...), turned once into a tfds
   dataset by our builder (`tfcodec.train.folder_dataset`, which says why) and
   then read like a catalog dataset.
-* ``files:FOLDER`` - the folder's files read directly, the first version's
-  pipeline (same data order as runs started with it).
-
-Both tfds paths read the encoded bytes straight from the TFRecord shards (file
+Both paths read the encoded bytes straight from the TFRecord shards (file
 instructions from the dataset info, tfds' image decoding skipped) and decode in
 our own parallel map, after the resume skip and the shard filter, so skipped or
 other-host examples are never decoded.
@@ -223,13 +220,6 @@ def _endless_records(src, seed, start_example, shuffle_buffer):
     return records.enumerate(start=int(start_example))
 
 
-def _legacy_file_records(folder, seed, start_example):
-    files = list_images(folder)
-    paths = tf.data.Dataset.from_tensor_slices(files)
-    paths = paths.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
-    return paths.enumerate().skip(start_example)
-
-
 def training_examples(source, patch=128, batch=8, seed=0, start_example=0, shuffle_buffer=2048, *,
                       replica_batch=None, num_pipelines=1, pipeline_id=0, data_dir=None):
     """Endless (images, indices): crops (B, patch, patch, 3) float32 in [0, 1] and their
@@ -247,17 +237,12 @@ def training_examples(source, patch=128, batch=8, seed=0, start_example=0, shuff
     if batch % num_pipelines or share % replica_batch:
         raise ValueError(f"global batch {batch} does not split into {num_pipelines} pipelines "
                          f"of whole replica batches of {replica_batch}")
-    if source.startswith("files:"):
-        records = _legacy_file_records(source[len("files:"):], seed, start_example)
-        load = _decode_file
-    else:
-        records = _endless_records(open_source(source, data_dir), seed, start_example, shuffle_buffer)
-        load = decode
+    records = _endless_records(open_source(source, data_dir), seed, start_example, shuffle_buffer)
     if num_pipelines > 1:
         records = records.filter(lambda i, _: (i % batch) // share == pipeline_id)
 
     def prepare(index, record):
-        return random_crop(load(record), tf.stack([tf.constant(seed, tf.int64), index]), patch), index
+        return random_crop(decode(record), tf.stack([tf.constant(seed, tf.int64), index]), patch), index
 
     options = tf.data.Options()
     options.deterministic = True

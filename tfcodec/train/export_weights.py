@@ -96,9 +96,10 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
 
     import tensorflow as tf
 
-    from tfcodec.models import build_model, model_family
+    from tfcodec.models import build_model, family_of
+    from tfcodec.train.data import list_images
     from tfcodec.train.loop import step_meta
-    from tfcodec.weights import keras_weights_of, save_bundle
+    from tfcodec.weights import assign_keras_weights, keras_weights_of, save_bundle
 
     workdir, out, calibration_folder = (os.fspath(p) for p in (workdir, out, calibration_folder))
     config_path = fileio.join(workdir, "config.json")
@@ -111,9 +112,10 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
     except (ValueError, KeyError, TypeError) as e:
         raise FormatError(f"{config_path} is not a training config ({type(e).__name__}: {e})") from None
     try:
-        crops = calibration_crops(calibration_folder, count)
-    except ValueError as e:  # a missing or empty folder, local or URL alike
+        list_images(calibration_folder)  # checked before the slow part: a missing or empty folder
+    except ValueError as e:
         raise FormatError(f"--calibration: {e}") from None
+    family = family_of(name)
     model = build_model(name)
     checkpoints = fileio.join(workdir, "checkpoints")
     latest = tf.train.latest_checkpoint(checkpoints)
@@ -123,17 +125,10 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
     step = int(latest.rsplit("-", 1)[-1])
     # Round to the stored precision first: tables and integer nets must be
     # derived from exactly the weights that ship.
-    from tfcodec.weights import assign_keras_weights
     assign_keras_weights(model, keras_weights_of(model))
-    family = model_family(name)
-    if family == "hyperprior":
-        from tfcodec.codecs.hyperprior import build_coding_arrays
-    else:
-        from tfcodec.codecs.recurrent import build_coding_arrays
-    coding = build_coding_arrays(model, crops)
-    meta = {"model": name, "family": family, **step_meta(workdir, step)}
-    if hasattr(model, "config") and hasattr(model.config, "to_json"):
-        meta["config"] = json.loads(model.config.to_json())
+    coding, extra = family.load("export_coding")(model, calibration_folder, count)
+    meta = {"model": name, "family": family.name, "config": json.loads(model.config.to_json()),
+            **step_meta(workdir, step), **extra}
     save_bundle(out, meta, keras_weights_of(model), coding)
     return meta["step"]
 

@@ -16,9 +16,7 @@ disks and GCS for TPUs), and resuming a run skips records without opening
 files. The cost is one copy of the folder under the data dir, made the first
 time; the cache key hashes the folder's absolute path and every file's
 relative path, size and modification time, so an edited folder is prepared
-again. `tfcodec train --data files:FOLDER` still reads the files directly
-(the first version's pipeline, kept so runs started with it resume on the very
-same data order, and for folders that must not be copied).
+again.
 
 The cache lives in ``DATA_DIR/tfcodec_folders/<digest>/``; a file lock keeps
 two processes (e.g. two workers of one run) from preparing the same folder at

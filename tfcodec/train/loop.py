@@ -165,84 +165,20 @@ def load_initial_weights(model, path):
     Returns the training steps behind those weights (a bundle's `step`; 0 for a Keras
     file), which `_save_lineage` keeps for the exported bundle's step count."""
     if path.endswith(".npz") or not fileio.exists(path):
+        from tfcodec.models import bundle_family
         from tfcodec.weights import assign_keras_weights, load_bundle, resolve
 
         bundle = load_bundle(resolve(path))
-        assign_keras_weights(model, _adapted(model, bundle), source=path)
+        family = bundle_family(bundle)
+        if not isinstance(model.config, family.config_class):
+            raise ValueError(f"--init-weights {path}: a {family.name} bundle cannot start a "
+                             f"{type(model.config).__name__} model")
+        assign_keras_weights(model, family.load("warm_start")(model, bundle), source=path)
         logging.info("initial weights from %s (model %s, step %s)", path, bundle.meta.get("model"),
                      bundle.meta.get("step"))
         return int(bundle.meta.get("step") or 0)
     model.load_weights(path)
     return 0
-
-
-def _adapted(model, bundle):
-    """A bundle's Keras weights for `model`: a recurrent bundle trained with another
-    number of iterations is laid out for this one (`adapt_iterations`), and for a
-    wider decoder (`recurrent_widen.widen_decoder`); a hyperprior
-    bundle is grown to a larger latent and its gain tables re-laid for another rate
-    range (`_adapted_hyperprior`)."""
-    source = bundle.meta.get("config")
-    if not source:
-        return bundle.keras
-    if bundle.meta.get("family") == "hyperprior":
-        return _adapted_hyperprior(model, bundle.keras, source)
-    from tfcodec.models.recurrent import RecurrentCodec, RecurrentConfig, adapt_iterations, architecture
-
-    if bundle.meta.get("family") != "recurrent" or not isinstance(model, RecurrentCodec):
-        return bundle.keras
-    from tfcodec.models.recurrent_widen import can_widen_decoder, widen_decoder
-    from tfcodec.weights import keras_weights_of
-
-    source = RecurrentConfig.from_dict(source)
-    weights = bundle.keras
-    target = model.config
-    if source.iterations != target.iterations:
-        logging.info("initial weights: %d iterations laid out for %d", source.iterations,
-                     target.iterations)
-        weights = adapt_iterations(weights, source, dataclasses.replace(
-            source, iterations=target.iterations))
-        source = dataclasses.replace(source, iterations=target.iterations)
-    if can_widen_decoder(architecture(source), architecture(target)):
-        logging.info("initial weights: decoder widened from %s to %s",
-                     (source.decoder_stem,) + source.decoder_units,
-                     (target.decoder_stem,) + target.decoder_units)
-        weights = widen_decoder(weights, keras_weights_of(model, np.float32),
-                                architecture(source), architecture(target))
-    return weights
-
-
-def _adapted_hyperprior(model, weights, source):
-    """A hyperprior bundle's weights for `model`: widened to its wider transforms
-    (`grow.widen_transforms`) or grown to its larger latent (`grow.grow_latent`),
-    then its gain tables re-laid for its rate range."""
-    from tfcodec.models.config import HyperpriorConfig
-    from tfcodec.models.gains import RATE_RANGE_FIELDS, adapt_gain_table
-    from tfcodec.models.grow import can_grow, can_widen, grow_latent, widen_transforms
-    from tfcodec.weights import keras_weights_of
-
-    source = HyperpriorConfig.from_dict(source)
-    target = getattr(model, "config", None)
-    if not isinstance(target, HyperpriorConfig):
-        return weights
-    if can_widen(source, target):
-        logging.info("initial weights: transforms of %d filters widened to %d",
-                     source.num_filters, target.num_filters)
-        weights = widen_transforms(weights, keras_weights_of(model, np.float32), source, target)
-        source = dataclasses.replace(source, num_filters=target.num_filters)
-    elif can_grow(source, target):
-        logging.info("initial weights: latent of %d channels grown to %d",
-                     source.latent_channels, target.latent_channels)
-        weights = grow_latent(weights, keras_weights_of(model, np.float32), source, target)
-        source = dataclasses.replace(source, latent_channels=target.latent_channels,
-                                     num_slices=target.num_slices)
-    if all(getattr(source, k) == getattr(target, k) for k in RATE_RANGE_FIELDS):
-        return weights
-    logging.info("initial weights: %d gain levels over lambda %g..%g laid out for %d over %g..%g",
-                 *(getattr(source, k) for k in RATE_RANGE_FIELDS),
-                 *(getattr(target, k) for k in RATE_RANGE_FIELDS))
-    return {key: adapt_gain_table(value, source, target) if key.endswith(("/log_gain", "/log_inverse_gain"))
-            else value for key, value in weights.items()}
 
 
 LINEAGE_FILE = "init.json"
@@ -363,7 +299,8 @@ def _scalar(value):
 
 
 def _qualities(config, family):
-    if family == "recurrent":
+    """The qualities validation runs at: the asked ones for a variable-rate family, else 1."""
+    if not family.variable_rate:
         return [1.0]
     return [float(q) for q in config.validation_qualities.split(",") if q.strip()]
 
@@ -469,7 +406,7 @@ def train(config: TrainConfig, progress=True, on_step=None):
     import keras
     import tensorflow as tf
 
-    from tfcodec.models import model_family
+    from tfcodec.models import family_of
     from tfcodec.train.data import training_examples
 
     if config.steps_per_execution < 0:
@@ -525,7 +462,7 @@ def train(config: TrainConfig, progress=True, on_step=None):
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     train_call = make_train_call(config, strategy, model, optimizer, step)
 
-    family = model_family(config.model)
+    family = family_of(config.model)
     validate = _make_validation(config, model, family, strategy) if config.validation else None
     log_images = _make_image_logger(config, model, strategy)
 
