@@ -35,8 +35,8 @@ def _load_codec(name_or_path, refine_steps):
     bundle = load_bundle(resolve(_ALIASES.get(name_or_path, name_or_path)))
     family = bundle.meta.get("family")
     if family == "hyperprior":
-        from tfcodec.codecs.hyperprior import HyperpriorCoder
-        return HyperpriorCoder(bundle, refine_steps=refine_steps)
+        from tfcodec.codecs.hyperprior import HyperpriorCodec
+        return HyperpriorCodec(bundle, refine_steps=refine_steps)
     if refine_steps:
         raise FormatError(f"{bundle.model}: latent refinement is for hyperprior models, "
                          f"not the {family} family")
