@@ -4,14 +4,12 @@
             -> LatentCoder.encode -> container
     decode: container -> LatentCoder.decode -> LRP per slice -> synthesise -> crop to uint8
 
-A backend runs the transforms and nothing else: `KerasBackend`
-(`tfcodec.codecs.keras_backend`, TensorFlow, the model of a weights bundle) or
-`LiteRTBackend` (`tfcodec.edge.litert_backend`, an export folder's TFLite
-models; `tfcodec.edge.EdgeCodec`). Floating point is fine there: the transforms
-shape pixels or are seen by the encoder alone. Everything that picks a
-range-coder table is numpy and integer arithmetic in
-`tfcodec.codecs.latent_coding`, so a stream from either backend decodes on the
-other. This module imports no TensorFlow: the edge runtime runs it.
+A backend runs the transforms and nothing else: `KerasBackend` (TensorFlow, a
+weights bundle's model) or `LiteRTBackend` (an export folder's TFLite models:
+`tfcodec.edge.EdgeCodec`). Floating point is fine there: the transforms shape
+pixels or are seen by the encoder alone. Everything that picks a range-coder
+table is integer numpy (`tfcodec.codecs.latent_coding`), so a stream from
+either backend decodes on the other. No TensorFlow here: the edge runtime runs it.
 """
 
 import numpy as np

@@ -1,19 +1,16 @@
 """Compress and decompress with an exported model folder: LiteRT + numpy, no TensorFlow.
 
-`EdgeCodec` is the hyperprior pipeline (`tfcodec.codecs.hyperprior`) on the
-LiteRT backend (`tfcodec.edge.litert_backend`): the TF coder's code from the
-image to the strings and back, with the export's TFLite models for the
-transforms. The stream is the TF coder's format, bit for bit in layout and in
-the tables it selects: every table index comes from `LatentCoder`'s integer
-arithmetic on the decoded symbols, never from a TFLite output, so a stream
-decodes to the same latent symbols here and in `tfcodec decompress`. Only
+`EdgeCodec` is the TF coder's pipeline (`tfcodec.codecs.hyperprior`) on the
+LiteRT backend (`tfcodec.edge.litert_backend`). Every table index comes from
+`LatentCoder`'s integer arithmetic, never from a TFLite output, so a stream
+decodes to the same latent symbols here and in `tfcodec decompress`; only
 pixels (synthesis, LRP) and the encoder's choice of y depend on the int8 models.
 """
 
 from tfcodec.codecs.hyperprior import HyperpriorCodec
-from tfcodec.edge.litert_backend import MANIFEST, SUPPORTED_FORMAT, LiteRTBackend, gain_vector
+from tfcodec.edge.litert_backend import LiteRTBackend, gain_vector
 
-__all__ = ["EdgeCodec", "MANIFEST", "SUPPORTED_FORMAT", "gain_vector"]
+__all__ = ["EdgeCodec", "gain_vector"]
 
 
 class EdgeCodec(HyperpriorCodec):

@@ -34,12 +34,6 @@ def gain_vector(log_table, quality):
     return np.exp((np.float32(1.0) - frac) * table[low] + frac * table[low + 1]).astype(np.float32)
 
 
-def _pad_to(array, size, mode):
-    """Pads (h, w, c) at the bottom/right to `size` (static-shape models)."""
-    h, w = array.shape[:2]
-    return np.pad(array, ((0, size[0] - h), (0, size[1] - w), (0, 0)), mode=mode)
-
-
 class LiteRTBackend:
     """The roles of an export folder (see `python -m tfcodec.export`), numpy (h, w, c) in and out.
 
@@ -151,7 +145,7 @@ class LiteRTBackend:
         h, w = array.shape[:2]
         size = model.static_size
         if size is not None:
-            array = _pad_to(array, size, mode)
+            array = np.pad(array, ((0, size[0] - h), (0, size[1] - w), (0, 0)), mode=mode)
         out = model(array[None])[0]
         scale = out.shape[0] / array.shape[0]
         return out[:round(h * scale), :round(w * scale)]
