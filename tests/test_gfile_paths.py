@@ -239,7 +239,7 @@ def test_edge_export_to_url(tmp_path, monkeypatch):
     url, _ = url_bundle(root, tmp_path)
     train = write_photos(fileio.join(root, "train"), count=2)
     out = fileio.join(root, "edge")
-    # float32: int8 reads --calibration through calibration_images (tested above) and
+    # float32: int8 reads --calibration through calibration_crops (tested above) and
     # quantising costs seconds more.
     assert main(["--weights", url, "--out", out, "--float32", "--quiet"]) == 0
     manifest = json.loads(fileio.read_bytes(fileio.join(out, "manifest.json")))
