@@ -136,9 +136,10 @@ def _instrument_hyperprior(codec, clock):
         "encode_index": staticmethod(clock.wrap("range coder", rangecoder.encode_index)),
         "decode_index": staticmethod(clock.wrap("range coder", rangecoder.decode_index)),
     })
-    codec._analyse = clock.wrap("tf analysis", codec._analyse)
-    codec._hyper_analyse = clock.wrap("tf analysis", codec._hyper_analyse)
-    codec._synthesise = clock.wrap("tf synthesis", codec._synthesise)
+    backend = codec.backend
+    backend._analyse = clock.wrap("tf analysis", backend._analyse)
+    backend._hyper_analyse = clock.wrap("tf analysis", backend._hyper_analyse)
+    backend._synthesise = clock.wrap("tf synthesis", backend._synthesise)
     return ("tf analysis", "integer nets", "range coder", "tf synthesis")
 
 

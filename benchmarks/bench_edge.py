@@ -8,8 +8,8 @@
     python benchmarks/bench_edge.py --quality-check --weights W.npz --models EXPORT_DIR [--limit 24]
 
 Speed: the encoder transforms (analysis, gain, hyper-analysis) of the float TF
-model (`HyperpriorCoder._analyse` and `_hyper_analyse`) and of the exported models under LiteRT
-(`EdgeCodec.analyse`), then whole compress/decompress calls (which add the
+model and of the exported models under LiteRT (`HyperpriorCodec.analyse`, the TF
+and LiteRT backends; `EdgeCodec` is the LiteRT one), then whole compress/decompress calls (which add the
 same numpy entropy coding on both sides). Both run single-threaded by
 default and times are process CPU seconds (best of --repeat), which stay
 meaningful on a shared machine; --threads N --wall measures wall-clock.
@@ -128,33 +128,28 @@ def _limit_tf_threads(threads):
 
 def speed(args):
     _limit_tf_threads(args.threads)
-    import tensorflow as tf
-
-    from tfcodec.codecs.hyperprior import HyperpriorCoder
-    from tfcodec.codecs.latent_coding import pad_image
+    from tfcodec.codecs.hyperprior import HyperpriorCodec
     from tfcodec.edge import EdgeCodec
     from tfcodec.weights import load_bundle
 
     models = _export_if_needed(args)
     image_path, rgb = _kodak_image(args.data)
     h, w = rgb.shape[:2]
-    coder = HyperpriorCoder(load_bundle(args.weights))
+    coder = HyperpriorCodec(load_bundle(args.weights))
     edge = EdgeCodec(models, num_threads=args.threads)
     quality = args.quality
-    x = tf.constant(pad_image(rgb)[None].astype(np.float32) / 255.0)
-    q = tf.constant([quality], tf.float32)
     results = {"image": f"{os.path.basename(image_path)} {w}x{h}", "threads": args.threads,
                "clock": "wall" if args.wall else "process CPU", "mode": edge.manifest["mode"]}
 
     # Warm up (tracing, interpreter allocation), then time.
-    coder._hyper_analyse(coder._analyse(x, q))
+    coder.analyse(rgb, quality)
     edge.analyse(rgb, quality)
     data_tf = coder.compress(rgb, quality)
     data_edge = edge.compress(rgb, quality)
     coder.decompress(data_tf)
     edge.decompress(data_edge)
     timings = {
-        "encoder transforms, float TF": lambda: coder._hyper_analyse(coder._analyse(x, q)),
+        "encoder transforms, float TF": lambda: coder.analyse(rgb, quality),
         f"encoder transforms, {edge.manifest['mode']} LiteRT": lambda: edge.analyse(rgb, quality),
         "compress, TF coder": lambda: coder.compress(rgb, quality),
         "compress, edge": lambda: edge.compress(rgb, quality),
@@ -217,7 +212,7 @@ def _interp_psnr(bpp_curve, psnr_curve, at_bpp):
 
 
 def quality_check(args):
-    from tfcodec.codecs.hyperprior import HyperpriorCoder
+    from tfcodec.codecs.hyperprior import HyperpriorCodec
     from tfcodec.edge import EdgeCodec
     from tfcodec.evaluate.bdrate import bd_quality
     from tfcodec.fileio import read_image
@@ -225,7 +220,7 @@ def quality_check(args):
     from tfcodec.weights import load_bundle
 
     models = _export_if_needed(args)
-    coder = HyperpriorCoder(load_bundle(args.weights))
+    coder = HyperpriorCodec(load_bundle(args.weights))
     edge = EdgeCodec(models, num_threads=args.threads)
     files = list_images(args.data)[: args.limit]
     qualities = [float(q) for q in args.qualities.split(",")]

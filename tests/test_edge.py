@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 from tfcodec import FormatError, container
-from tfcodec.models import HyperpriorConfig, register_hyperprior
+from tfcodec.models import HyperpriorConfig, register_model
 
 pytest.importorskip("ai_edge_litert", reason="the edge runtime needs ai-edge-litert")
 
 NAME = "test-edge-cw-tiny"
 CONFIG = HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=2, slice_hidden=(12,))
-register_hyperprior(NAME, CONFIG)
+register_model(NAME, CONFIG)
 STATIC = (128, 192)  # the Edge TPU export's input (height, width)
 # A static size whose hyper-latent tile (20 latents) has room for its halo (8 each side):
 # larger images go through this export in tiles.
@@ -60,7 +60,7 @@ def _image(h, w, seed=0):
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """A bundle on disk, a folder of 'training' images, and two exports of it."""
+    """A bundle on disk, a folder of 'training' images, and exports of it (float32, int8, static)."""
     import keras
 
     from tfcodec.codecs.hyperprior import build_coding_arrays
@@ -82,6 +82,8 @@ def setup(tmp_path_factory):
     train.mkdir()
     for s in range(6):
         write_image(str(train / f"{s}.png"), _image(96, 128, seed=10 + s))
+    f32 = str(root / "f32")
+    export(bundle, f32, ExportOptions("float32"), progress=None)
     int8 = str(root / "int8")
     export(bundle, int8, ExportOptions("int8", calibration=str(train), calibration_images=4), progress=None)
     tpu = str(root / "tpu")
@@ -90,15 +92,15 @@ def setup(tmp_path_factory):
     tiles = str(root / "tpu-tiles")
     export(bundle, tiles, ExportOptions("edgetpu", *TILED_STATIC, calibration=str(train), calibration_images=2),
            progress=None)
-    return {"root": root, "bundle": bundle, "train": str(train), "int8": int8, "tpu": tpu, "tiles": tiles}
+    return {"root": root, "bundle": bundle, "train": str(train), "f32": f32, "int8": int8, "tpu": tpu, "tiles": tiles}
 
 
 @pytest.fixture(scope="module")
 def tf_coder(setup):
-    from tfcodec.codecs.hyperprior import HyperpriorCoder
+    from tfcodec.codecs.hyperprior import HyperpriorCodec
     from tfcodec.weights import load_bundle
 
-    return HyperpriorCoder(load_bundle(setup["bundle"]))
+    return HyperpriorCodec(load_bundle(setup["bundle"]))
 
 
 def _edge(setup, which):
@@ -367,10 +369,6 @@ def test_edgetpu_check_names_an_unsupported_op(setup):
 def test_int8_encoder_transforms_follow_the_float_ones(setup, tf_coder, which):
     """The per-channel scales folded into the int8 models are undone by the exported gain
     tables (shifted by a constant per channel in the log domain): y * gain as in TF."""
-    import tensorflow as tf
-
-    from tfcodec.codecs.latent_coding import pad_image
-
     gains = tf_coder.model.gains
     with np.load(os.path.join(setup[which], "coding.npz")) as npz:
         for name, table in (("log_gain", gains.log_gain), ("log_inverse_gain", gains.log_inverse_gain)):
@@ -378,11 +376,9 @@ def test_int8_encoder_transforms_follow_the_float_ones(setup, tf_coder, which):
             np.testing.assert_allclose(shift, np.broadcast_to(shift[:1], shift.shape), atol=1e-5)
     edge = _edge(setup, which)
     rgb = _image(*STATIC, seed=7)
-    x = tf.constant(pad_image(rgb)[None].astype(np.float32) / 255)
     for quality in (0.0, 1.0):
         y_edge, _ = edge.analyse(rgb, quality)
-        y_tf = tf_coder._analyse(x, tf.constant([quality]))
-        y_tf = y_tf.numpy()[0]
+        y_tf, _ = tf_coder.analyse(rgb, quality)
         assert np.sqrt(np.mean((y_edge - y_tf) ** 2) / np.mean(y_tf ** 2)) < 0.1
 
 
@@ -421,15 +417,10 @@ def test_static_export_codes_larger_images_in_tiles(setup, tf_coder):
     (`tfcodec.tiling`): its latents follow TF's whole-image ones as closely as one
     tile's do, the stream decodes to the same symbols on TF, and the tiled int8
     synthesis follows TF's."""
-    import tensorflow as tf
-
-    from tfcodec.codecs.latent_coding import pad_image
-
     edge = _edge(setup, "tiles")
     rgb = _image(430, 530, seed=11)
     y_edge, _ = edge.analyse(rgb, 0.5)
-    y_tf = tf_coder._analyse(tf.constant(pad_image(rgb)[None].astype(np.float32) / 255),
-                             tf.constant([0.5])).numpy()[0]
+    y_tf, _ = tf_coder.analyse(rgb, 0.5)
     assert y_edge.shape == y_tf.shape == (28, 36, CONFIG.latent_channels)  # padded to 448x576
     assert np.sqrt(np.mean((y_edge - y_tf) ** 2) / np.mean(y_tf ** 2)) < 0.1
     header, strings, encoded = edge.encode_latents(rgb, 0.5)
@@ -450,8 +441,9 @@ def test_static_export_pads_narrower_images_by_reflection(setup, monkeypatch):
     lost 0.30 dB PSNR at q = 0.5 with it, 0.76 dB with edge replication
     (docs/edge.md). Random test weights show no such difference, so this
     checks what the models are given."""
-    from tfcodec.codecs.latent_coding import pad_image
+    from tfcodec.codecs.latent_coding import STRIDE
     from tfcodec.edge.runtime import TFLiteModel
+    from tfcodec.images import pad_image
 
     seen = {}
     call = TFLiteModel.__call__
@@ -464,7 +456,7 @@ def test_static_export_pads_narrower_images_by_reflection(setup, monkeypatch):
     edge = _edge(setup, "tpu")
     rgb = _image(STATIC[0] - 64, STATIC[1] - 128, seed=21)  # 64 rows and 128 columns short
     edge.compress(rgb, 0.5)
-    x = pad_image(rgb).astype(np.float32) / 255
+    x = pad_image(rgb, STRIDE).astype(np.float32) / 255
     given = seen["analysis.tflite"]
     assert given.shape == (*STATIC, 3)
     np.testing.assert_array_equal(given, np.pad(x, ((0, 64), (0, 128), (0, 0)), mode="reflect"))
@@ -562,12 +554,36 @@ def test_edge_cli_asks_for_the_export_folder_of_another_models_stream(setup, tmp
 
 
 def test_calibration_refuses_evaluation_images(tmp_path):
-    from tfcodec.export.calibration import calibration_images
+    from tfcodec.images import calibration_crops
 
     kodak = tmp_path / "kodak"
     kodak.mkdir()
     with pytest.raises(FormatError, match="training images only"):
-        calibration_images(str(kodak), 2)
+        calibration_crops(str(kodak), 2)
+
+
+def test_edge_codec_is_the_pipeline_on_the_litert_backend(setup, tf_coder):
+    """One pipeline, two backends: the same codec class and latent coder, and the
+    numpy gains the LiteRT backend applies are the Keras model's QualityGains."""
+    import tensorflow as tf
+
+    from tfcodec.codecs.hyperprior import HyperpriorCodec
+    from tfcodec.edge import gain_vector
+
+    edge = _edge(setup, "f32")
+    assert isinstance(edge, HyperpriorCodec) and type(edge.latents) is type(tf_coder.latents)
+    assert (edge.name, edge.identity, edge.rate_settings) == (tf_coder.name, tf_coder.identity,
+                                                             tf_coder.rate_settings)
+    gains = tf_coder.model.gains
+    for quality in (0.0, 0.1, 0.437, 0.5, 0.999, 1.0):
+        gain, inverse = gains(tf.constant([quality]))
+        np.testing.assert_allclose(gain_vector(gains.log_gain.numpy(), quality), gain.numpy()[0], rtol=1e-6)
+        np.testing.assert_allclose(gain_vector(gains.log_inverse_gain.numpy(), quality), inverse.numpy()[0],
+                                   rtol=1e-6)
+    # A float32 export runs the model's own transforms: pixels follow TF's closely.
+    rgb = _image(96, 128, seed=2)
+    data = tf_coder.compress(rgb, 0.6)
+    assert np.abs(edge.decompress(data).astype(int) - tf_coder.decompress(data)).max() <= 2
 
 
 def test_export_help_is_fast_and_clear():

@@ -212,19 +212,19 @@ def test_export_weights_with_url_workdir_out_and_calibration(local_run, root, ca
 
 
 def test_calibration_folder_on_url(root):
-    from tfcodec.export.calibration import calibration_images
+    from tfcodec.images import calibration_crops
 
     train = write_photos(fileio.join(root, "train"))
-    images = calibration_images(train, 2)
+    images = calibration_crops(train, 2)
     assert len(images) == 2 and images[0].shape == (64, 64, 3)
     with pytest.raises(FormatError, match="does not exist"):
-        calibration_images(fileio.join(root, "missing"), 2)
+        calibration_crops(fileio.join(root, "missing"), 2)
     fileio.makedirs(fileio.join(root, "empty"))
     with pytest.raises(FormatError, match="no images"):
-        calibration_images(fileio.join(root, "empty"), 2)
+        calibration_crops(fileio.join(root, "empty"), 2)
     kodak = write_photos(fileio.join(root, "data", "Kodak"), count=1)
     with pytest.raises(FormatError, match="training images only"):
-        calibration_images(kodak, 2)
+        calibration_crops(kodak, 2)
 
 
 def test_edge_export_to_url(tmp_path, monkeypatch):
@@ -237,7 +237,7 @@ def test_edge_export_to_url(tmp_path, monkeypatch):
     url, _ = url_bundle(root, tmp_path)
     train = write_photos(fileio.join(root, "train"), count=2)
     out = fileio.join(root, "edge")
-    # float32: int8 reads --calibration through calibration_images (tested above) and
+    # float32: int8 reads --calibration through calibration_crops (tested above) and
     # quantising costs seconds more.
     assert main(["--weights", url, "--out", out, "--float32", "--quiet"]) == 0
     manifest = json.loads(fileio.read_bytes(fileio.join(out, "manifest.json")))

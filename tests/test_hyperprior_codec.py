@@ -15,11 +15,11 @@ from tiny_models import TINY, ramp_image as _image, write_bundle
 def make_coder(name, seed=0, folder=None):
     import tempfile
 
-    from tfcodec.codecs.hyperprior import HyperpriorCoder
+    from tfcodec.codecs.hyperprior import HyperpriorCodec
     from tfcodec.weights import load_bundle
 
     folder = folder or tempfile.mkdtemp()
-    return HyperpriorCoder(load_bundle(write_bundle(name, f"{folder}/{name}-{seed}.npz", seed)))
+    return HyperpriorCodec(load_bundle(write_bundle(name, f"{folder}/{name}-{seed}.npz", seed)))
 
 
 @pytest.fixture(scope="module", params=sorted(TINY))
@@ -57,9 +57,10 @@ def test_large_images_are_coded_in_tiles_like_whole_ones(coder, monkeypatch):
     whole = coder.compress(rgb, 0.8)
     pixels_whole = coder.decompress(whole)
     calls = []
-    analyse, synthesise = coder._analyse, coder._synthesise
-    monkeypatch.setattr(coder, "_analyse", lambda x, q: calls.append("a") or analyse(x, q))
-    monkeypatch.setattr(coder, "_synthesise", lambda y, q: calls.append("s") or synthesise(y, q))
+    backend = coder.backend
+    analyse, synthesise = backend._analyse, backend._synthesise
+    monkeypatch.setattr(backend, "_analyse", lambda x, q: calls.append("a") or analyse(x, q))
+    monkeypatch.setattr(backend, "_synthesise", lambda y, q: calls.append("s") or synthesise(y, q))
     monkeypatch.setattr(tiling, "TILE_PIXELS", 128)
     tiled = coder.compress(rgb, 0.8)
     pixels_tiled = coder.decompress(tiled)
@@ -99,6 +100,8 @@ def test_bad_quality_and_bad_images(coder):
         coder.compress(_image(8, 8), 1.5)
     with pytest.raises(FormatError, match="RGB"):
         coder.compress(np.zeros((8, 8), np.uint8), 0.5)
+    with pytest.raises(FormatError, match="larger than 65536 pixels a side"):
+        coder.compress(np.zeros((1, 65537, 3), np.uint8), 0.5)
 
 
 def test_corrupt_payload_with_valid_crc_raises_format_error_only(coder):

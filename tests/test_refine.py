@@ -67,11 +67,10 @@ def test_refiner_keeps_the_analysis_latents_when_they_cost_less(shipped, monkeyp
     rgb = ramp_image(64, 64, seed=5)
     x = tf.constant(rgb[None].astype(np.float32) / 255.0)
     q = tf.constant([0.5])
-    y = plain._analyse(x, q)
-    z = plain._hyper_analyse(y)
-    y2, z2 = refiner.refine(x, y, z, q, 64, 64, steps=3)
-    np.testing.assert_array_equal(y2, y.numpy())
-    np.testing.assert_array_equal(z2, z.numpy())
+    y, z = plain.analyse(rgb, 0.5)
+    y2, z2 = refiner.refine(x, y[None], z[None], q, 64, 64, steps=3)
+    np.testing.assert_array_equal(y2[0], y)
+    np.testing.assert_array_equal(z2[0], z)
 
 
 def test_refinement_options_are_checked(tmp_path):

@@ -1,41 +1,76 @@
-"""Real bitstreams for the hyperprior family with TensorFlow transforms.
+"""The hyperprior family's codec: one pipeline from pixels to a .tfc file and back, over a backend.
 
-The analysis, hyper-analysis, latent residual prediction and synthesis run in
-TensorFlow (floating point is fine there: they shape pixels or are seen by the
-encoder alone). Everything that picks a range-coder table is numpy and integer
-arithmetic in `tfcodec.codecs.latent_coding`, shared with the edge runtime.
+    encode: check, pad -> analyse (y * gain) -> hyper-analyse (z) -> [refine]
+            -> LatentCoder.encode -> container
+    decode: container -> LatentCoder.decode -> LRP per slice -> synthesise -> crop to uint8
+
+A backend runs the transforms and nothing else: `KerasBackend` (TensorFlow, a
+weights bundle's model) or `LiteRTBackend` (an export folder's TFLite models:
+`tfcodec.edge.EdgeCodec`). Floating point is fine there: the transforms shape
+pixels or are seen by the encoder alone. Everything that picks a range-coder
+table is integer numpy (`tfcodec.codecs.latent_coding`), so a stream from
+either backend decodes on the other. No TensorFlow here: the edge runtime runs it.
 """
 
 import numpy as np
 
-from tfcodec import container, tiling
-from tfcodec.codecs.latent_coding import (LatentCoder, check_image, dequantise, pad_image,
-                                          quality_to_rate, search_quality, to_uint8, RATE_SCALE)
+from tfcodec import container
+from tfcodec.codecs.latent_coding import RATE_SCALE, STRIDE, LatentCoder, dequantise
 from tfcodec.entropy import tables
 from tfcodec.entropy.integer_net import PARAM_EXPONENT
+from tfcodec.errors import FormatError
+from tfcodec.images import check_image, pad_image, to_uint8
 
 
-class HyperpriorCoder:
-    """Compress/decompress with one hyperprior model bundle."""
+def quality_to_rate(quality):
+    if not 0.0 <= float(quality) <= 1.0:
+        raise FormatError(f"quality must be in [0, 1], got {quality}")
+    return int(round(float(quality) * RATE_SCALE))
+
+
+def search_quality(compress, rgb, bpp, tolerance=0.02, steps=10):
+    """The largest quality whose file stays at or under `bpp` (bisection)."""
+    pixels = rgb.shape[0] * rgb.shape[1]
+    lo, hi, best = 0.0, 1.0, None
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        data = compress(rgb, mid)
+        rate = len(data) * 8 / pixels
+        if rate <= bpp:
+            lo, best = mid, data
+            if bpp - rate < tolerance * bpp:
+                break
+        else:
+            hi = mid
+    return best if best is not None else compress(rgb, 0.0)
+
+
+class HyperpriorCodec:
+    """Compress/decompress with one hyperprior model: a weights bundle on the TF backend."""
 
     family = "hyperprior"
 
     def __init__(self, bundle, refine_steps=0):
         """`refine_steps` > 0: the encoder refines each image's latents that many
         steps (`tfcodec.codecs.refine`); files decode as usual."""
-        from tfcodec.models import model_from_bundle
+        from tfcodec.codecs.keras_backend import KerasBackend
 
         self.bundle = bundle
-        self.name = bundle.model
-        self.identity = bundle.hash.hex()
-        self.model = model_from_bundle(bundle)
-        self.config = self.model.config
-        self.latents = LatentCoder(self.config, bundle.coding, self.name, bundle.hash)
-        self._build_functions()
+        backend = KerasBackend.from_bundle(bundle)
+        self.model = backend.model
+        self._init_pipeline(backend, bundle.coding, bundle.model, bundle.hash, refine_steps)
+
+    def _init_pipeline(self, backend, coding, name, weights_hash, refine_steps=0):
+        """The pipeline over `backend`, coding with `coding` (tables and integer nets)."""
         if refine_steps < 0:
             raise ValueError(f"refine_steps must be >= 0, not {refine_steps}")
+        self.backend = backend
+        self.config = backend.config
+        self.name = name
+        self.identity = weights_hash.hex()
+        self.latents = LatentCoder(self.config, coding, name, weights_hash)
+        # Refinement needs a backend with gradients (`KerasBackend.refine`).
         self.refine_steps = int(refine_steps)
-        self._refiner = None
         # Called with (steps done, steps) while refining, e.g. to draw a progress bar.
         self.refine_progress = None
 
@@ -43,85 +78,58 @@ class HyperpriorCoder:
     def rate_settings(self):
         return [round(q, 3) for q in np.linspace(0.0, 1.0, 9)]
 
-    def _build_functions(self):
-        import tensorflow as tf
+    # -- encoder -----------------------------------------------------------------
 
-        model = self.model
+    def analyse(self, rgb, quality):
+        """(y * gain, z), float32 (h, w, C) each, of a checked RGB image: what
+        `LatentCoder.encode` takes (refined, with refine_steps)."""
+        x = pad_image(rgb, STRIDE).astype(np.float32) / np.float32(255.0)
+        y = self.backend.analyse(x, quality)
+        z = self.backend.hyper_analyse(y)
+        if self.refine_steps:
+            report = self.refine_progress
+            done = None if report is None else (lambda t: report(t, self.refine_steps))
+            y, z = self.backend.refine(x, y, z, quality, rgb.shape[0], rgb.shape[1], self.refine_steps, done)
+        return y, z
 
-        @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32),
-                                      tf.TensorSpec((1,), tf.float32)])
-        def analyse(x, quality):
-            gain, _ = model.gains(quality)
-            return model.analysis(x) * gain[:, None, None, :]
-
-        @tf.function(input_signature=[tf.TensorSpec((1, None, None, self.config.latent_channels),
-                                                    tf.float32)])
-        def hyper_analyse(y):
-            return model.hyper_analysis(y)
-
-        @tf.function(input_signature=[tf.TensorSpec((1, None, None, None), tf.float32),
-                                      tf.TensorSpec((1,), tf.float32)])
-        def synthesise(y_hat, quality):
-            _, inverse_gain = model.gains(quality)
-            return model.synthesis(y_hat * inverse_gain[:, None, None, :])
-
-        self._analyse = analyse
-        self._hyper_analyse = hyper_analyse
-        self._synthesise = synthesise
+    def encode_latents(self, rgb, quality):
+        """(header, strings, decoded latents): the latents are what the decoder will rebuild."""
+        rgb = check_image(rgb)
+        rate = quality_to_rate(quality)
+        y, z = self.analyse(rgb, rate / RATE_SCALE)
+        return self.latents.encode(y, z, rgb.shape[0], rgb.shape[1], rate)
 
     def compress(self, rgb, quality=0.5):
         """uint8 HxWx3 -> the bytes of a .tfc file."""
         header, strings, _ = self.encode_latents(rgb, quality)
         return container.pack(header, strings)
 
-    def encode_latents(self, rgb, quality):
-        """(header, strings, decoded latents): the latents are what the decoder will rebuild."""
-        import tensorflow as tf
-
-        rgb = check_image(rgb)
-        rate = quality_to_rate(quality)
-        x = pad_image(rgb).astype(np.float32) / 255.0
-        q = tf.constant([rate / RATE_SCALE], tf.float32)
-        # Large images go through the analysis in tiles (bounded memory, same y).
-        y = tiling.run_tiled(lambda part: self._analyse(part[None], q)[0], x,
-                             tiling.default_tile("analysis"), tiling.ANALYSIS)[None]
-        z = self._hyper_analyse(y).numpy()
-        if self.refine_steps:
-            y, z = self._refine(tf.constant(x[None]), y, z, q, rgb.shape[0], rgb.shape[1])
-        return self.latents.encode(y[0], z[0], rgb.shape[0], rgb.shape[1], rate)
-
-    def _refine(self, x, y, z, quality, height, width):
-        from tfcodec.codecs.refine import LatentRefiner
-
-        if self._refiner is None:
-            self._refiner = LatentRefiner(self.model)
-        report = self.refine_progress
-        done = None if report is None else (lambda t: report(t, self.refine_steps))
-        return self._refiner.refine(x, y, z, quality, height, width, self.refine_steps, progress=done)
-
-    def decode_latents(self, header, strings):
-        return self.latents.decode(header, strings)
-
-    def decompress(self, data):
-        """The bytes of a .tfc file -> uint8 HxWx3."""
-        import tensorflow as tf
-
-        header, strings = container.unpack(data)
-        decoded, mean_feat = self.latents.decode(header, strings)
-        y_hat = dequantise(decoded)
-        if self.config.channelwise:
-            mean_float = tf.constant(mean_feat.astype(np.float32) / 2**PARAM_EXPONENT)
-            y_hat = [y_hat[i] + self.model.latent_residual(i, mean_float, y_hat[:i + 1]).numpy()
-                     for i in range(self.config.num_slices)]
-        q = tf.constant([header.rate / RATE_SCALE], tf.float32)
-        x_hat = tiling.run_tiled(lambda part: self._synthesise(part[None], q)[0],
-                                 np.concatenate(y_hat, axis=-1)[0], tiling.default_tile("synthesis"),
-                                 tiling.SYNTHESIS)
-        return to_uint8(x_hat, header.height, header.width)
-
     def compress_for_bpp(self, rgb, bpp):
         """The largest quality whose file stays at or under `bpp`."""
         return search_quality(self.compress, check_image(rgb), bpp)
+
+    # -- decoder -----------------------------------------------------------------
+
+    def decode_latents(self, header, strings):
+        """(decoded latents, mean features), fixed point (`LatentCoder.decode`)."""
+        return self.latents.decode(header, strings)
+
+    def synthesise(self, decoded, mean_feat, quality):
+        """Fixed-point latents -> float image (padded size) in [0, 1]: latent residual
+        prediction per slice (channel-wise models), then the synthesis."""
+        y_hat = [d[0] for d in dequantise(decoded)]
+        if self.config.channelwise:
+            mean_float = (mean_feat[0] / 2.0**PARAM_EXPONENT).astype(np.float32)
+            y_hat = [y_hat[i] + self.backend.lrp(i, np.concatenate([mean_float] + y_hat[:i + 1], axis=-1))
+                     for i in range(self.config.num_slices)]
+        return self.backend.synthesise(np.concatenate(y_hat, axis=-1), quality)
+
+    def decompress(self, data):
+        """The bytes of a .tfc file -> uint8 HxWx3."""
+        header, strings = container.unpack(data)
+        decoded, mean_feat = self.latents.decode(header, strings)
+        x_hat = self.synthesise(decoded, mean_feat, header.rate / RATE_SCALE)
+        return to_uint8(x_hat, header.height, header.width)
 
 
 def build_coding_arrays(model, calibration_images, qualities=(0.0, 0.25, 0.5, 0.75, 1.0)):
@@ -165,6 +173,6 @@ def build_coding_arrays(model, calibration_images, qualities=(0.0, 0.25, 0.5, 0.
 
 def export_coding(model, calibration_folder, count, seed=0):
     """(coding arrays, bundle meta) of a trained model: the family record's export step."""
-    from tfcodec.train.export_weights import calibration_crops
+    from tfcodec.images import calibration_crops
 
     return build_coding_arrays(model, calibration_crops(calibration_folder, count, seed=seed)), {}

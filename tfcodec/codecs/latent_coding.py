@@ -1,8 +1,8 @@
 """Entropy coding of the hyperprior family's latents, in numpy alone.
 
-Shared by the TensorFlow coder (`tfcodec.codecs.hyperprior`) and the edge
-runtime (`tfcodec.edge`), so a stream from either decodes on the other: both
-call the same code with the same tables and integer nets from the bundle.
+The hyperprior pipeline (`tfcodec.codecs.hyperprior`) runs this on every
+backend (TensorFlow, and LiteRT in the edge runtime), so a stream from either
+decodes on the other: the same code with the same tables and integer nets.
 
 The hyper-latent z is rounded and coded with per-channel factorized tables.
 Everything the decoder must recompute to pick tables — hyper-synthesis, slice
@@ -30,31 +30,6 @@ MAX_STREAMS = 32
 # Expected payload bytes per stream below which another stream costs more than it saves.
 BYTES_PER_STREAM = 160
 RATE_SCALE = 1000      # header rate field = quality * RATE_SCALE
-
-
-def pad_image(rgb, multiple=STRIDE):
-    """Edge-replicates to a multiple of the model's stride (cropped after decoding)."""
-    h, w = rgb.shape[:2]
-    return np.pad(rgb, ((0, -h % multiple), (0, -w % multiple), (0, 0)), mode="edge")
-
-
-def check_image(rgb):
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise FormatError(f"expected an RGB uint8 image, got {rgb.dtype} of shape {rgb.shape}")
-    return rgb
-
-
-def quality_to_rate(quality):
-    if not 0.0 <= float(quality) <= 1.0:
-        raise FormatError(f"quality must be in [0, 1], got {quality}")
-    return int(round(float(quality) * RATE_SCALE))
-
-
-def to_uint8(x_hat, height, width):
-    """Synthesis output in [0, 1] (padded) -> cropped uint8 image."""
-    x_hat = np.asarray(x_hat)[:height, :width]
-    return np.clip(np.floor(x_hat * 255.0 + 0.5), 0, 255).astype(np.uint8)
 
 
 def _streams_for(estimated_bytes, channels):
@@ -202,20 +177,3 @@ class LatentCoder:
 def dequantise(decoded):
     """Fixed-point latents -> float32 arrays (exactly symbol + mean)."""
     return [d.astype(np.float32) / 2**PARAM_EXPONENT for d in decoded]
-
-
-def search_quality(compress, rgb, bpp, tolerance=0.02, steps=10):
-    """The largest quality whose file stays at or under `bpp` (bisection)."""
-    pixels = rgb.shape[0] * rgb.shape[1]
-    lo, hi, best = 0.0, 1.0, None
-    for _ in range(steps):
-        mid = (lo + hi) / 2
-        data = compress(rgb, mid)
-        rate = len(data) * 8 / pixels
-        if rate <= bpp:
-            lo, best = mid, data
-            if bpp - rate < tolerance * bpp:
-                break
-        else:
-            hi = mid
-    return best if best is not None else compress(rgb, 0.0)

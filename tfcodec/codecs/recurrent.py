@@ -27,6 +27,7 @@ import numpy as np
 from tfcodec import container, rangecoder
 from tfcodec.entropy.integer_net import _CONV, IntegerNet, _exact_conv, _shift_round, saturate
 from tfcodec.errors import FormatError, OtherModelError
+from tfcodec.images import check_image, pad_image, to_uint8
 from tfcodec.models.config import RECURRENT_STRIDE as STRIDE
 
 LAYOUT_VERSION = 1
@@ -94,25 +95,6 @@ def default_lookup(thresholds=None):
 def prob_bins(logits, thresholds):
     """Integer logits -> bin indices by integer comparisons (identical everywhere)."""
     return np.searchsorted(np.asarray(thresholds, np.int64), np.asarray(logits, np.int64), side="right")
-
-
-def pad_image(rgb, multiple=STRIDE):
-    h, w = rgb.shape[:2]
-    return np.pad(rgb, ((0, -h % multiple), (0, -w % multiple), (0, 0)), mode="edge")
-
-
-def check_image(rgb):
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
-        raise FormatError(f"expected an RGB uint8 image, got {rgb.dtype} of shape {rgb.shape}")
-    if not (rgb.shape[0] <= container.MAX_SIDE and rgb.shape[1] <= container.MAX_SIDE):
-        raise FormatError(f"image {rgb.shape[1]}x{rgb.shape[0]} is larger than {container.MAX_SIDE} pixels a side")
-    return rgb
-
-
-def to_uint8(x_hat, height, width):
-    x_hat = np.asarray(x_hat)[:height, :width]
-    return np.clip(np.floor(x_hat * 255.0 + 0.5), 0, 255).astype(np.uint8)
 
 
 class BitCoder:
@@ -358,7 +340,7 @@ class RecurrentCodec:
         """Yields the bits of each iteration, each (H/16, W/16, C) int8, as soon as it exists."""
         import tensorflow as tf
 
-        target = tf.constant(pad_image(rgb)[None].astype(np.float32) / 255.0 - 0.5)
+        target = tf.constant(pad_image(rgb, STRIDE)[None].astype(np.float32) / 255.0 - 0.5)
         x_hat, enc_states, dec_states = None, None, None
         for t in range(iterations):
             residual = target if x_hat is None else target - x_hat

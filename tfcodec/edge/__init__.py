@@ -8,8 +8,10 @@
     data = codec.compress(rgb, 0.5)
     rgb = codec.decompress(data)
 
-Imports: numpy, ai_edge_litert (or tflite_runtime), Pillow for image files,
-and tfcodec's numpy modules (container, rangecoder, codecs.latent_coding,
+`EdgeCodec` is the hyperprior pipeline (`tfcodec.codecs.hyperprior`) on the
+LiteRT backend (`tfcodec.edge.litert_backend`). Imports: numpy, ai_edge_litert
+(or tflite_runtime), Pillow for image files, and tfcodec's numpy modules
+(container, rangecoder, images, codecs.hyperprior/latent_coding,
 entropy.integer_net/tables, fileio). Streams are interchangeable with the TF
 coder's (`tfcodec compress/decompress`); see docs/edge.md.
 """

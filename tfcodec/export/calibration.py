@@ -12,83 +12,13 @@ analysis output and the synthesis input are rescaled per channel to a common
 range; the factors fold into the models' outer convolutions and the gain
 tables (`representative_inputs`).
 
-Static shapes (Edge TPU) need samples of exactly the exported size, larger
-than most training photos: those samples are mosaics of training crops, which
-keeps the statistics of natural content (a seam is just another edge) without
-upscaling whole images.
+The images are `tfcodec.images.calibration_crops` (mosaics of crops for a
+static size).
 """
-
-import os
 
 import numpy as np
 
-from tfcodec.errors import FormatError
-
-TILE = 256
 QUALITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def _check_folder(folder):
-    """A training-image folder, local or a URL (gs://, ...); never the Kodak evaluation set."""
-    from tfcodec import fileio
-
-    folder = os.fspath(folder)
-    if not fileio.isdir(folder):
-        raise FormatError(f"calibration folder {folder} does not exist")
-    where = folder if fileio.is_url(folder) else os.path.abspath(folder)
-    if "kodak" in where.lower():
-        raise FormatError(f"{folder} looks like the Kodak evaluation set: calibrate on training images only")
-
-
-def _crop(rgb, h, w, rng):
-    """A random h x w crop; images smaller than that are upscaled first."""
-    from PIL import Image
-
-    ih, iw = rgb.shape[:2]
-    if ih < h or iw < w:
-        scale = max(h / ih, w / iw)
-        size = (max(w, int(np.ceil(iw * scale))), max(h, int(np.ceil(ih * scale))))
-        rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.BICUBIC))
-        ih, iw = rgb.shape[:2]
-    top, left = rng.integers(0, ih - h + 1), rng.integers(0, iw - w + 1)
-    return rgb[top:top + h, left:left + w]
-
-
-def calibration_images(folder, count, height=None, width=None, seed=0):
-    """Float32 images in [0, 1]: `count` training crops of TILE (multiples of 64), or
-    for a static size, mosaics of (height, width) filled with `count` crops or more."""
-    from tfcodec.fileio import read_image
-    from tfcodec.train.data import list_images
-
-    _check_folder(folder)
-    try:
-        files = list_images(folder)
-    except ValueError as e:
-        raise FormatError(str(e)) from None
-    rng = np.random.default_rng(seed)
-    picks = iter(rng.choice(len(files), size=max(count, 1), replace=count > len(files)).tolist()
-                 + rng.integers(0, len(files), size=10 * max(count, 1)).tolist())
-
-    def next_image():
-        return read_image(files[next(picks)])
-
-    images = []
-    if height is None:
-        while len(images) < count:
-            rgb = next_image()
-            side = min(TILE, *rgb.shape[:2]) // 64 * 64
-            if side >= 64:
-                images.append(_crop(rgb, side, side, rng).astype(np.float32) / 255.0)
-        return images
-    tiles = [(top, left, min(TILE, height - top), min(TILE, width - left))
-             for top in range(0, height, TILE) for left in range(0, width, TILE)]
-    mosaics = max(1, -(-count // len(tiles)))
-    for _ in range(mosaics):
-        canvas = np.empty((height, width, 3), np.uint8)
-        for top, left, h, w in tiles:
-            canvas[top:top + h, left:left + w] = _crop(next_image(), h, w, rng)
-        images.append(canvas.astype(np.float32) / 255.0)
-    return images
 
 
 def _unit_range(arrays):

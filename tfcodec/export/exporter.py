@@ -111,9 +111,10 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
     filesystem TensorFlow reads (gs://, file://, ...); edgetpu_compiler, which
     writes local files, runs only for a local `out_dir`.
     """
-    from tfcodec.codecs.hyperprior import HyperpriorCoder
+    from tfcodec.codecs.hyperprior import HyperpriorCodec
     from tfcodec.export import graphs
-    from tfcodec.export.calibration import QUALITIES, calibration_images, representative_inputs
+    from tfcodec.export.calibration import QUALITIES, representative_inputs
+    from tfcodec.images import calibration_crops
 
     start = time.perf_counter()
     mode = options.mode
@@ -141,12 +142,12 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
     _say(progress, f"model {bundle.model} (weights {bundle.hash.hex()}, {weights}), mode {mode}, "
                    f"input {f'{width}x{height}' if height else 'dynamic HxW'}, GDN as {gdn}, "
                    f"upsampling by {'conv+depth_to_space' if subpixel else 'transpose_conv'}")
-    coder = HyperpriorCoder(bundle)
+    coder = HyperpriorCodec(bundle)
 
     representative, scales = {}, {}
     if quantised:
-        images = calibration_images(options.calibration, options.calibration_images, height, width,
-                                    options.seed)
+        images = calibration_crops(options.calibration, options.calibration_images, height=height,
+                                   width=width, seed=options.seed)
         _say(progress, f"calibration: {len(images)} images of {images[0].shape[1]}x{images[0].shape[0]} "
                        f"from {options.calibration}, qualities {'/'.join(f'{q:g}' for q in QUALITIES)} ...")
         representative, scales = representative_inputs(coder, images)

@@ -149,7 +149,7 @@ def model_from_bundle(bundle):
 register_family(Family(
     "hyperprior", HyperpriorConfig, HYPERPRIOR_CONFIGS,
     build="tfcodec.models.hyperprior:build",
-    codec="tfcodec.codecs.hyperprior:HyperpriorCoder",
+    codec="tfcodec.codecs.hyperprior:HyperpriorCodec",
     export_coding="tfcodec.codecs.hyperprior:export_coding",
     warm_start="tfcodec.models.hyperprior:warm_start_weights",
     edge_export="tfcodec.export.exporter:export"))

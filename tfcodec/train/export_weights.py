@@ -23,26 +23,6 @@ def register(subparsers):
     p.set_defaults(func=run)
 
 
-def calibration_crops(folder, count, size=256, seed=0):
-    import numpy as np
-
-    from tfcodec.fileio import read_image
-    from tfcodec.train.data import list_images
-
-    files = list_images(folder)
-    rng = np.random.default_rng(seed)
-    crops = []
-    for path in rng.choice(files, size=min(count, len(files)), replace=False):
-        rgb = read_image(str(path))
-        h, w = rgb.shape[:2]
-        s = min(size, h, w) // 64 * 64
-        if s < 64:
-            continue
-        top, left = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
-        crops.append(rgb[top:top + s, left:left + s].astype(np.float32) / 255.0)
-    return crops
-
-
 def _checkpoint_reader(path):
     """tf.train.load_checkpoint, but a checkpoint prefix is read as one even where the
     filesystem calls it a folder (ram:// calls any prefix of a file a folder)."""
