@@ -1,4 +1,4 @@
-"""The file side of compress/decompress, shared by `tfcodec` and `python -m tfcodec.edge`.
+"""The file side of compress/decompress, shared by `tfcodec compress|decompress` and `tfcodec edge`.
 
 Any codec with `name`, `compress(rgb, setting)`, `compress_for_bpp(rgb, bpp)`
 and `decompress(data)` goes through the same steps: refuse to overwrite the
