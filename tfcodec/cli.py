@@ -1,14 +1,11 @@
 """The `tfcodec` command: one entry point, one module per subcommand in tfcodec/commands/.
 
-Subcommand NAME lives in ``tfcodec.commands.NAME`` (a dash in NAME is an
-underscore there), whose ``register(subparsers)`` adds its parser and sets
-``func`` to the function that runs it. A command with subcommands of its own
-(`tfcodec edge compress`) stores their name in ``args.subcommand``, and one
-that decodes streams with something other than ``--model`` sets
-``other_model_hint`` (see tfcodec.errors). Modules are imported lazily by name
-so that `tfcodec info`, `tfcodec edge` and `tfcodec --help` do not pay for
-importing TensorFlow; the ``python -m`` forms users know (`tfcodec.export`,
-`tfcodec.edge`, `tfcodec.evaluate`) run this same entry point.
+Subcommand NAME is ``tfcodec.commands.NAME`` (dashes as underscores): its
+``register(subparsers)`` adds its parser and sets ``func``, and, if needed,
+``other_model_hint`` (tfcodec.errors) and ``subcommand`` (`tfcodec edge
+compress`). Modules are imported by name, lazily, so that `tfcodec info`,
+`tfcodec edge` and --help never import TensorFlow. The ``python -m`` forms
+users know (tfcodec.export, .edge, .evaluate) run this entry point.
 """
 
 import argparse
@@ -86,10 +83,6 @@ NO_TENSORFLOW = ("tfcodec {command}: TensorFlow is not installed; install the bu
                  "pip install 'tfcodec[tf]' (CPU, or GPUs with CUDA), 'tfcodec[gpu]' or 'tfcodec[tpu]'")
 
 
-def _model_flag_hint(model):
-    return f"decode it with --model {model}"
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     wanted = argv[0] if argv and argv[0] in SUBCOMMANDS else None
@@ -110,8 +103,8 @@ def main(argv=None):
         parser.print_help()
         return 2
     command = " ".join(filter(None, (args.command, getattr(args, "subcommand", None))))
-    return run_reporting_errors("tfcodec", command, lambda: args.func(args),
-                                getattr(args, "other_model_hint", _model_flag_hint))
+    hint = getattr(args, "other_model_hint", lambda model: f"decode it with --model {model}")
+    return run_reporting_errors("tfcodec", command, lambda: args.func(args), hint)
 
 
 if __name__ == "__main__":

@@ -17,20 +17,20 @@ def compress_file(codec, args, label, setting=None):
     """Image file args.input -> .tfc file args.output, at `setting` or at args.bpp."""
     check_not_input(args.output, args.input)
     rgb = read_image(args.input)
-    start = time.perf_counter()
-    if args.bpp is not None:
-        if args.bpp <= 0:
-            raise FormatError("--bpp must be positive")
-        data = codec.compress_for_bpp(rgb, args.bpp)
-    else:
-        data = codec.compress(rgb, setting) if setting is not None else codec.compress(rgb)
-    elapsed = time.perf_counter() - start
-    write_atomic(args.output, data)
-    if not args.quiet:
+    if args.bpp is not None and args.bpp <= 0:
+        raise FormatError("--bpp must be positive")
+
+    def code():
+        if args.bpp is not None:
+            return codec.compress_for_bpp(rgb, args.bpp)
+        return codec.compress(rgb, setting) if setting is not None else codec.compress(rgb)
+
+    def summary(data, seconds):
         h, w = rgb.shape[:2]
-        print(f"{os.path.basename(args.input)} {w}x{h} -> {args.output}: {len(data)} bytes, "
-              f"{len(data) * 8 / (h * w):.4f} bpp ({label}, {elapsed:.2f} s)")
-    return 0
+        return (f"{os.path.basename(args.input)} {w}x{h} -> {args.output}: {len(data)} bytes, "
+                f"{len(data) * 8 / (h * w):.4f} bpp ({label}, {seconds:.2f} s)")
+
+    return _timed_then_written(args, code, write_atomic, summary)
 
 
 def decompress_file(codec_for, args, label_for):
@@ -38,12 +38,22 @@ def decompress_file(codec_for, args, label_for):
     check_not_input(args.output, args.input)
     data = read_stream(args.input)
     codec = codec_for(data)
-    start = time.perf_counter()
-    rgb = codec.decompress(data)
-    elapsed = time.perf_counter() - start
-    write_image(args.output, rgb)
-    if not args.quiet:
+
+    def summary(rgb, seconds):
         h, w = rgb.shape[:2]
-        print(f"{args.input} -> {args.output}: {w}x{h}, {len(data) * 8 / (h * w):.4f} bpp "
-              f"({label_for(codec)}, {elapsed:.2f} s)")
+        return (f"{args.input} -> {args.output}: {w}x{h}, {len(data) * 8 / (h * w):.4f} bpp "
+                f"({label_for(codec)}, {seconds:.2f} s)")
+
+    return _timed_then_written(args, lambda: codec.decompress(data), write_image, summary)
+
+
+def _timed_then_written(args, code, write, summary):
+    """Runs code() timed (the codec alone, without file I/O), writes its result to
+    args.output with write(path, result), and prints summary(result, seconds) unless --quiet."""
+    start = time.perf_counter()
+    result = code()
+    seconds = time.perf_counter() - start
+    write(args.output, result)
+    if not args.quiet:
+        print(summary(result, seconds))
     return 0

@@ -10,7 +10,8 @@ def register(subparsers):
         "edge", help="compress/decompress with an exported model folder, without TensorFlow",
         description="Compress/decompress .tfc files with an exported model folder (LiteRT + numpy, "
                     "no TensorFlow). Streams are the same format as `tfcodec compress/decompress`.")
-    p.set_defaults(func=lambda args: _usage(p), other_model_hint=_export_folder_hint)
+    p.set_defaults(func=lambda args: p.print_help() or 2,  # no compress/decompress: usage, exit 2
+                   other_model_hint=lambda model: f"decode it with --models DIR, DIR the export folder of model {model}")
     sub = p.add_subparsers(dest="subcommand", metavar="COMMAND")
 
     def common(q):
@@ -35,17 +36,6 @@ def register(subparsers):
     d.add_argument("output", help="output image (PNG unless the extension says .bmp/.ppm/.tif)")
     common(d)
     d.set_defaults(func=run)
-
-
-def _usage(parser):
-    """`tfcodec edge` without compress/decompress: its help, exit 2."""
-    parser.print_help()
-    return 2
-
-
-def _export_folder_hint(model):
-    """The edge codec is picked by its export folder, not by --model."""
-    return f"decode it with --models DIR, DIR the export folder of model {model}"
 
 
 def run(args):

@@ -47,13 +47,9 @@ examples:
 
 
 def register(subparsers):
-    p = subparsers.add_parser(
-        "eval",
-        help="rate-distortion evaluation against classical codecs",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subparsers.add_parser("eval", help="rate-distortion evaluation against classical codecs",
+                              description=DESCRIPTION, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     default_codecs = ",".join(CLASSICAL) + ",tfcodec:default"
     p.add_argument("--data", required=True, metavar="DIR",
                    help="folder of test images (PNG etc., not recursive), e.g. the 24 Kodak PNGs; "

@@ -1,8 +1,5 @@
-"""`tfcodec export-weights`: a training checkpoint -> the weights bundle the CLI loads.
-
-The work is tfcodec.train.export_weights.export_from_checkpoint (TensorFlow,
-imported when the command runs).
-"""
+"""`tfcodec export-weights`: a training checkpoint -> the weights bundle the CLI loads
+(the work, and TensorFlow, in tfcodec.train.export_weights)."""
 
 
 def register(subparsers):

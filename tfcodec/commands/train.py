@@ -1,7 +1,6 @@
 """`tfcodec train`: point it at a folder of photos (or a tfds dataset) and a workdir.
 
-One flag per field of tfcodec.train.loop.TrainConfig; the loop itself (and
-TensorFlow) is imported when the command runs.
+One flag per field of tfcodec.train.loop.TrainConfig; the loop runs in tfcodec/train/.
 """
 
 import dataclasses

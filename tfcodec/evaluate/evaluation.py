@@ -1,10 +1,7 @@
-"""The whole evaluation behind `tfcodec eval`: resolve the codecs, sweep them
-over the images, and write results.json, points.csv, summary.md and the plots.
+"""`tfcodec eval`'s whole run: resolve the codecs, sweep them over the images, write
+results.json, points.csv, summary.md and the plots (flags: tfcodec/commands/eval.py).
 
-Only the standard library is imported at module level, so that `tfcodec eval
---help` stays fast; TensorFlow is loaded when metrics are first computed (a
-fully cached run never loads it). The command's flags are in
-tfcodec/commands/eval.py.
+TensorFlow is loaded when metrics are first computed (a fully cached run never loads it).
 """
 
 from __future__ import annotations
