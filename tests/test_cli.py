@@ -1,15 +1,17 @@
 """The `tfcodec` command as a user runs it: outputs, errors, nothing lost."""
 
+import argparse
+import importlib
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from tfcodec import cli, container
+from no_tensorflow import run_python
 from tiny_models import ramp_image, write_bundle
 
 
@@ -114,11 +116,74 @@ def test_error_has_no_traceback_in_a_real_process(setup):
     assert "Traceback" not in proc.stderr and "version 7" in proc.stderr
 
 
-def test_help_lists_subcommands():
-    proc = subprocess.run([sys.executable, "-m", "tfcodec.cli", "--help"],
-                          capture_output=True, text=True, timeout=120)
-    for name in ("compress", "decompress", "info", "train"):
-        assert name in proc.stdout
+def test_every_subcommand_is_a_module_of_tfcodec_commands():
+    """One CLI: each subcommand is tfcodec/commands/NAME.py, and nothing else parses a command line."""
+    package = os.path.dirname(cli.__file__)
+    commands = os.path.join(package, "commands")
+    modules = {f[:-3] for f in os.listdir(commands) if f.endswith(".py") and f != "__init__.py"}
+    assert modules == {name.replace("-", "_") for name in cli.SUBCOMMANDS}
+    for name in cli.SUBCOMMANDS:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(cli.module_name(name)).register(sub)
+        assert list(sub.choices) == [name] and callable(sub.choices[name].get_default("func"))
+    for folder, _, files in os.walk(package):
+        for f in files:
+            path = os.path.join(folder, f)
+            if f.endswith(".py") and folder != commands and path != cli.__file__:
+                with open(path) as source:
+                    text = source.read()
+                assert "argparse" not in text and "def register(subparsers" not in text, path
+
+
+def test_a_subcommand_that_fails_to_import_is_an_error(monkeypatch):
+    monkeypatch.setitem(cli.SUBCOMMANDS, "not-built", "a module that does not exist")
+    with pytest.raises(ModuleNotFoundError, match="tfcodec.commands.not_built"):
+        cli.build_parser()
+
+
+def test_help_lists_every_subcommand_without_tensorflow(tmp_path):
+    proc = run_python(["-m", "tfcodec", "--help"], tmp_path, block=True)
+    assert proc.returncode == 0, proc.stderr
+    listed = proc.stdout.split("COMMAND\n", 1)[1]
+    for name in cli.SUBCOMMANDS:
+        assert f"    {name} " in listed or f"    {name}\n" in listed, name
+    assert "HEAVY-MODULES []" in proc.stdout
+
+
+@pytest.mark.parametrize("alias, command", [("tfcodec.export", "export"), ("tfcodec.edge", "edge compress"),
+                                            ("tfcodec.evaluate", "eval")])
+def test_python_m_forms_are_the_tfcodec_subcommands(tmp_path, alias, command):
+    """`python -m tfcodec.export --edgetpu ...` and the others users know run `tfcodec` itself."""
+    proc = run_python(["-m", alias, *command.split()[1:], "--help"], tmp_path, block=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"usage: tfcodec {command} ")
+    own = subprocess.run([sys.executable, "-m", "tfcodec", *command.split(), "--help"], capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert own.stdout == proc.stdout.rsplit("HEAVY-MODULES", 1)[0]
+
+
+def test_edge_without_a_subcommand_shows_its_help(capsys):
+    assert run("edge") == 2
+    assert "compress" in capsys.readouterr().out
+
+
+def test_edge_neither_needs_nor_imports_tensorflow(setup, tmp_path):
+    """`tfcodec edge` reaches the edge runtime where TensorFlow is not installed, and leaves it
+    unimported where it is (a full round trip on an export: tests/test_edge.py)."""
+    image = setup[2]
+    for block in (True, False):
+        proc = run_python(["-m", "tfcodec", "edge", "compress", image, tmp_path / "e.tfc", "--models", tmp_path],
+                          tmp_path / "site", block=block)
+        assert proc.returncode == 1
+        assert proc.stderr.startswith(f"tfcodec edge compress: error: {tmp_path} is not an edge export"), proc.stderr
+        assert "HEAVY-MODULES []" in proc.stdout
+
+
+def test_export_reports_errors_like_every_command(setup, capsys):
+    folder, _, _ = setup
+    assert run("export", "--weights", folder / "nope.npz", "--out", folder / "edge", "--float32") == 1
+    assert capsys.readouterr().err == f"tfcodec export: error: weights file {folder / 'nope.npz'} does not exist\n"
+    assert not (folder / "edge").exists()
 
 
 def test_without_tensorflow_the_commands_that_need_it_say_what_to_install(setup, tmp_path):
@@ -126,18 +191,11 @@ def test_without_tensorflow_the_commands_that_need_it_say_what_to_install(setup,
     folder, bundle, image = setup
     out = folder / "for_info.tfc"
     assert run("compress", image, out, "--model", bundle) == 0
-    code = textwrap.dedent("""
-        import importlib.util, sys
-        find_spec = importlib.util.find_spec
-        importlib.util.find_spec = lambda name, *a: None if name == "tensorflow" else find_spec(name, *a)
-        from tfcodec import cli
-        sys.exit(cli.main(sys.argv[1:]))
-    """)
-    missing = subprocess.run([sys.executable, "-c", code, "compress", str(image), str(tmp_path / "x.tfc")],
-                             capture_output=True, text=True)
-    assert missing.returncode == 1 and not (tmp_path / "x.tfc").exists()
-    assert missing.stderr.strip().splitlines() == [
-        cli.NO_TENSORFLOW.format(command="compress")]
+    for command in ("compress", "export"):
+        args = [image, tmp_path / "x.tfc"] if command == "compress" else ["--out", tmp_path / "x"]
+        missing = run_python(["-m", "tfcodec", command, *args], tmp_path, block=True)
+        assert missing.returncode == 1 and os.listdir(tmp_path) == ["sitecustomize.py"]  # nothing written
+        assert missing.stderr.strip().splitlines() == [cli.NO_TENSORFLOW.format(command=command)]
     assert "tfcodec[tpu]" in missing.stderr
-    info = subprocess.run([sys.executable, "-c", code, "info", str(out)], capture_output=True, text=True)
+    info = run_python(["-m", "tfcodec", "info", out], tmp_path, block=True)
     assert info.returncode == 0 and "test-cw-tiny" in info.stdout

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from no_tensorflow import run_python
 
 from tfcodec import FormatError, container
 from tfcodec.models import HyperpriorConfig, register_model
@@ -29,26 +30,6 @@ STATIC = (128, 192)  # the Edge TPU export's input (height, width)
 # larger images go through this export in tiles.
 TILED_STATIC = (320, 320)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-# Runs `python -m tfcodec.edge ...` with TensorFlow and Keras made unimportable,
-# then reports which of them ended up in sys.modules (none may).
-NO_TF_RUNNER = r"""
-import importlib.abc, runpy, sys
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
-            raise ImportError("blocked for the test: " + name)
-sys.meta_path.insert(0, Block())
-code = 0
-try:
-    sys.argv = ["tfcodec.edge"] + sys.argv[1:]
-    runpy.run_module("tfcodec.edge", run_name="__main__", alter_sys=True)
-except SystemExit as e:
-    code = e.code or 0
-finally:
-    print("HEAVY-MODULES", sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")))
-sys.exit(code)
-"""
 
 
 def _image(h, w, seed=0):
@@ -478,23 +459,24 @@ def test_tfcodec_decompress_cli_reads_edge_stream(setup):
 
 
 def test_edge_cli_never_imports_tensorflow(setup, tf_coder):
-    """compress on the static (TPU) export, decompress on the dynamic one: same weights, same format."""
+    """compress on the static (TPU) export, decompress on the dynamic one: same weights, same format.
+
+    `tfcodec edge` runs where TensorFlow is not installed, and `python -m tfcodec.edge`,
+    where it is, leaves it unimported."""
     from tfcodec.fileio import read_image, write_image
 
     root = setup["root"]
     rgb = _image(120, 180, seed=8)
     write_image(str(root / "in.png"), rgb)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
-    def edge_cli(*args):
-        proc = subprocess.run([sys.executable, "-c", NO_TF_RUNNER, *args], capture_output=True, text=True,
-                              env=env, cwd=str(root), timeout=120, check=False)
+    def edge_cli(*args, block):
+        proc = run_python(args, root / "site", block=block, cwd=str(root))
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "HEAVY-MODULES []" in proc.stdout, proc.stdout
-        return proc.stdout
 
-    edge_cli("compress", "in.png", "out.tfc", "--models", setup["tpu"], "--quality", "0.6", "--threads", "1")
-    edge_cli("decompress", "out.tfc", "out.png", "--models", setup["int8"])
+    edge_cli("-m", "tfcodec", "edge", "compress", "in.png", "out.tfc", "--models", setup["tpu"],
+             "--quality", "0.6", "--threads", "1", block=True)
+    edge_cli("-m", "tfcodec.edge", "decompress", "out.tfc", "out.png", "--models", setup["int8"], block=False)
     assert read_image(str(root / "out.png")).shape == rgb.shape
     data = (root / "out.tfc").read_bytes()
     header, strings = container.unpack(data)
@@ -538,14 +520,14 @@ def test_edge_refuses_other_weights_and_tampered_models(setup, tmp_path):
 
 def test_edge_cli_asks_for_the_export_folder_of_another_models_stream(setup, tmp_path, capsys):
     """The edge CLI picks models with --models DIR: its hint must not be the TF CLI's --model."""
-    from tfcodec.edge.__main__ import main
+    from tfcodec.cli import main
 
     header, strings = container.unpack(_edge(setup, "int8").compress(_image(64, 64), 0.5))
     stream = tmp_path / "other.tfc"
     stream.write_bytes(container.pack(container.Header("cw2020-small", header.weights_hash, header.height,
                                                        header.width, header.rate), strings))
     out = tmp_path / "out.png"
-    assert main(["decompress", str(stream), str(out), "--models", setup["int8"]]) == 1
+    assert main(["edge", "decompress", str(stream), str(out), "--models", setup["int8"]]) == 1
     err = capsys.readouterr().err
     assert f"made by model 'cw2020-small', not '{NAME}'" in err
     assert "--models DIR, DIR the export folder of model cw2020-small" in err

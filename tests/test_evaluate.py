@@ -286,7 +286,7 @@ def test_settings_and_published_parsing(tmp_path):
 
 def test_two_weights_files_of_one_model_get_distinct_labels(tmp_path):
     """Comparing checkpoints of one model: labels take the file stem when they clash."""
-    from tfcodec.evaluate.cli import _distinct_labels
+    from tfcodec.evaluate.evaluation import _distinct_labels
 
     old, new = tmp_path / "step85k.npz", tmp_path / "step105k.npz"
     old.write_bytes(b"x")

@@ -230,8 +230,8 @@ def test_calibration_folder_on_url(root):
 def test_edge_export_to_url(tmp_path, monkeypatch):
     """ram:// only: file:// takes the same gfile path, and a conversion costs seconds."""
     pytest.importorskip("ai_edge_litert", reason="the edge export's checks need ai-edge-litert")
+    from tfcodec.cli import main
     from tfcodec.export import edgetpu
-    from tfcodec.export.__main__ import main
 
     root = ram("edge")
     url, _ = url_bundle(root, tmp_path)
@@ -239,7 +239,7 @@ def test_edge_export_to_url(tmp_path, monkeypatch):
     out = fileio.join(root, "edge")
     # float32: int8 reads --calibration through calibration_crops (tested above) and
     # quantising costs seconds more.
-    assert main(["--weights", url, "--out", out, "--float32", "--quiet"]) == 0
+    assert main(["export", "--weights", url, "--out", out, "--float32", "--quiet"]) == 0
     manifest = json.loads(fileio.read_bytes(fileio.join(out, "manifest.json")))
     assert manifest["model"] == MODEL and manifest["weights_file"] == f"{MODEL}.npz"
     for entry in manifest["models"].values():
@@ -248,9 +248,9 @@ def test_edge_export_to_url(tmp_path, monkeypatch):
 
     # edgetpu_compiler writes local files only: refused up front for a URL --out.
     monkeypatch.setattr(edgetpu, "compiler_path", lambda: "/usr/bin/edgetpu_compiler")
-    assert main(["--weights", url, "--out", fileio.join(root, "tpu"), "--edgetpu", "--height", "64",
+    assert main(["export", "--weights", url, "--out", fileio.join(root, "tpu"), "--edgetpu", "--height", "64",
                  "--width", "64", "--calibration", train, "--quiet"]) == 1
-    assert main(["--weights", fileio.join(root, "nope.npz"), "--out", out, "--float32", "--quiet"]) == 1
+    assert main(["export", "--weights", fileio.join(root, "nope.npz"), "--out", out, "--float32", "--quiet"]) == 1
 
 
 # ----------------------------------------------------------------------------- eval

@@ -639,7 +639,7 @@ def test_cli_flags():
 def test_config_file_from_a_previous_run(reference_run, tmp_path):
     """A run's config.json (with what `auto` resolved to) serves as --config; flags win."""
     from tfcodec.cli import build_parser
-    from tfcodec.train.cli import config_from_args
+    from tfcodec.commands.train import config_from_args
 
     workdir, *_ = reference_run
     args = build_parser(only="train").parse_args(

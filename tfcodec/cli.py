@@ -1,8 +1,11 @@
-"""The `tfcodec` command: one entry point, one module per subcommand.
+"""The `tfcodec` command: one entry point, one module per subcommand in tfcodec/commands/.
 
-Each subcommand module exposes ``register(subparsers)``, which adds its parser
-and sets ``func`` to the function that runs it. Modules are imported lazily by
-name so that `tfcodec info` does not pay for importing TensorFlow.
+Subcommand NAME is ``tfcodec.commands.NAME`` (dashes as underscores): its
+``register(subparsers)`` adds its parser and sets ``func``, and, if needed,
+``other_model_hint`` (tfcodec.errors) and ``subcommand`` (`tfcodec edge
+compress`). Modules are imported by name, lazily, so that `tfcodec info`,
+`tfcodec edge` and --help never import TensorFlow. The ``python -m`` forms
+users know (tfcodec.export, .edge, .evaluate) run this entry point.
 """
 
 import argparse
@@ -13,39 +16,42 @@ import sys
 
 from tfcodec.errors import run_reporting_errors
 
-# subcommand name -> (module, one-line help). The module is imported only when
-# that subcommand (or --help) needs it.
+# subcommand name -> one-line help, listed by `tfcodec --help` without importing
+# the subcommand's module.
 SUBCOMMANDS = {
-    "compress": ("tfcodec.commands.compress", "compress an image to a .tfc file"),
-    "decompress": ("tfcodec.commands.decompress", "decompress a .tfc file to PNG"),
-    "info": ("tfcodec.commands.info", "print the header of a .tfc file"),
-    "train": ("tfcodec.train.cli", "train a model"),
-    "export-weights": ("tfcodec.train.export_weights", "turn a checkpoint into a shipped weights file"),
-    "eval": ("tfcodec.evaluate.cli", "rate-distortion evaluation against classical codecs"),
-    "truncate": ("tfcodec.commands.truncate", "cut a progressive stream to fewer iterations"),
+    "compress": "compress an image to a .tfc file",
+    "decompress": "decompress a .tfc file to PNG",
+    "info": "print the header of a .tfc file",
+    "truncate": "cut a progressive stream to fewer iterations",
+    "train": "train a model",
+    "export-weights": "turn a checkpoint into a shipped weights file",
+    "eval": "rate-distortion evaluation against classical codecs",
+    "export": "export a hyperprior model to TFLite for the edge runtime",
+    "edge": "compress/decompress with an exported model folder, without TensorFlow",
 }
 
-# Subcommands that load a model; `info` and --help stay free of TensorFlow.
-USES_TENSORFLOW = {"compress", "decompress", "train", "export-weights", "eval", "truncate"}
+# Subcommands that load a model; `info`, `edge` and --help stay free of TensorFlow.
+USES_TENSORFLOW = {"compress", "decompress", "truncate", "train", "export-weights", "eval", "export"}
+
+
+def module_name(command):
+    """The module of subcommand `command`: always one of tfcodec/commands/."""
+    return "tfcodec.commands." + command.replace("-", "_")
 
 
 def build_parser(only=None):
+    """The `tfcodec` parser. With `only`, that subcommand's module alone is imported;
+    the others are listed by name and help (enough for `tfcodec --help`)."""
     parser = argparse.ArgumentParser(
         prog="tfcodec",
-        description="Learned image compression: compress, decompress, train, evaluate.",
+        description="Learned image compression: compress, decompress, train, evaluate, export to the edge.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
+    for name, help_text in SUBCOMMANDS.items():
         if only is not None and name != only:
             sub.add_parser(name, help=help_text)
-            continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name and e.name.startswith("tfcodec"):
-                continue  # subcommand not built yet in this checkout
-            raise
-        module.register(sub)
+        else:
+            importlib.import_module(module_name(name)).register(sub)
     return parser
 
 
@@ -96,8 +102,9 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return run_reporting_errors("tfcodec", args.command, lambda: args.func(args),
-                                lambda model: f"decode it with --model {model}")
+    command = " ".join(filter(None, (args.command, getattr(args, "subcommand", None))))
+    hint = getattr(args, "other_model_hint", lambda model: f"decode it with --model {model}")
+    return run_reporting_errors("tfcodec", command, lambda: args.func(args), hint)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ def register(subparsers):
 
 def run(args):
     from tfcodec.api import load_codec
-    from tfcodec.commands.transcode import compress_file
     from tfcodec.errors import FormatError
+    from tfcodec.transcode import compress_file
 
     if args.refine < 0:
         raise FormatError("--refine must be 0 or more steps")

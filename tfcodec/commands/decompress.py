@@ -16,6 +16,6 @@ def register(subparsers):
 
 def run(args):
     from tfcodec.api import codec_for_stream
-    from tfcodec.commands.transcode import decompress_file
+    from tfcodec.transcode import decompress_file
 
     return decompress_file(lambda data: codec_for_stream(data, args.model), args, lambda codec: codec.name)

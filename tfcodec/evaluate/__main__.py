@@ -1,7 +1,7 @@
-"""`python -m tfcodec.evaluate`: same as `tfcodec eval`."""
+"""`python -m tfcodec.evaluate ...` is `tfcodec eval ...` (tfcodec/commands/eval.py)."""
 
 import sys
 
-from tfcodec.evaluate.cli import main
+from tfcodec.cli import main
 
-sys.exit(main())
+sys.exit(main(["eval", *sys.argv[1:]]))

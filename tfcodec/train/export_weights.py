@@ -1,26 +1,14 @@
-"""`tfcodec export-weights`: a training checkpoint -> the weights bundle the CLI loads.
+"""A training checkpoint -> the weights bundle the CLI loads (`tfcodec export-weights`).
 
-The bundle carries the Keras weights and everything coding needs: CDF tables
-and the integer entropy-parameter nets, calibrated on a few training images
-(never on evaluation images).
+The bundle carries the Keras weights and everything coding needs, made by the
+model family's export step (its record's `export_coding`): for the hyperprior
+family CDF tables and integer entropy-parameter nets, for the recurrent family
+the bit-probability net fitted again on the bits it will code; calibrated on
+training images only, never evaluation images.
 """
 
 from tfcodec import fileio
 from tfcodec.errors import FormatError
-
-
-def register(subparsers):
-    p = subparsers.add_parser(
-        "export-weights", help="turn a checkpoint into a shipped weights file",
-        description="Write a weights bundle (.npz) from the latest checkpoint of a training workdir.")
-    p.add_argument("--workdir", required=True, help="training workdir (reads config.json and checkpoints/); "
-                                                    "a local folder or a gs://, file://, ... URL")
-    p.add_argument("--out", required=True, help="output .npz (e.g. tfcodec/weights/cw2020-small-full-range.npz; "
-                                                "a URL works too), written atomically")
-    p.add_argument("--calibration", required=True,
-                   help="folder of training images for calibrating the integer nets (local or a URL)")
-    p.add_argument("--calibration-images", type=int, default=16, help="how many images (default %(default)s)")
-    p.set_defaults(func=run)
 
 
 def _checkpoint_reader(path):
@@ -111,9 +99,3 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
             **step_meta(workdir, step), **extra}
     save_bundle(out, meta, keras_weights_of(model), coding)
     return meta["step"]
-
-
-def run(args):
-    step = export_from_checkpoint(args.workdir, args.out, args.calibration, args.calibration_images)
-    print(f"wrote {args.out} from step {step}")
-    return 0

@@ -1,4 +1,7 @@
-"""`tfcodec train`: point it at a folder of photos (or a tfds dataset) and a workdir."""
+"""`tfcodec train`: point it at a folder of photos (or a tfds dataset) and a workdir.
+
+One flag per field of tfcodec.train.loop.TrainConfig; the loop runs in tfcodec/train/.
+"""
 
 import dataclasses
 import json
@@ -52,8 +55,8 @@ def register(subparsers):
                     "Rerunning the same command resumes from the last checkpoint in --workdir.")
     p.add_argument("--model", required=True, help="model name, e.g. cw2020-small")
     p.add_argument("--data", required=True,
-                   help="folder of images (prepared once as a tfds dataset), tfds:NAME[:SPLIT] "
-                        "(a tensorflow-datasets catalog dataset), or files:FOLDER (read the files directly)")
+                   help="folder of images, local or a URL (prepared once as a tfds dataset), or "
+                        "tfds:NAME[:SPLIT] (a tensorflow-datasets catalog dataset)")
     p.add_argument("--workdir", required=True,
                    help="run folder: config, checkpoints, TensorBoard logs (a local path or any "
                         "filesystem TensorFlow reads: gs://BUCKET/run for Cloud TPUs)")

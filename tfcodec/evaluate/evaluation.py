@@ -1,13 +1,11 @@
-"""`tfcodec eval`: measure learned and classical codecs the same way on the same images.
+"""`tfcodec eval`'s whole run: resolve the codecs, sweep them over the images, write
+results.json, points.csv, summary.md and the plots (flags: tfcodec/commands/eval.py).
 
-Only argparse is imported at module level so that `tfcodec --help` and
-`tfcodec eval --help` stay fast; TensorFlow is loaded when metrics are first
-computed (a fully cached run never loads it).
+TensorFlow is loaded when metrics are first computed (a fully cached run never loads it).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -18,87 +16,6 @@ ANCHOR_REASON = (
     "codecs are wide; JPEG starts near 0.1-0.2 bpp and is so weak at low rates that "
     "percentages against it are huge and unstable"
 )
-
-DESCRIPTION = """\
-Rate-distortion evaluation. For each codec and rate setting, every image is
-compressed to a real file and decoded; rate = file bytes x 8 / pixels (headers
-included), PSNR and MS-SSIM on RGB 0-255 (TensorFlow's tf.image.psnr and
-tf.image.ssim_multiscale), encode/decode seconds. Per-image and image-averaged
-points, BD-rate/BD-PSNR against an anchor (Bjontegaard, monotone PCHIP
-interpolation over the overlapping range) and plots are written to --out.
-
-Points are cached per codec identity / setting / image content, so adding a
-codec or images computes only what is new."""
-
-EPILOG = """\
-codecs:
-  jpeg   libjpeg-turbo, 4:2:0, optimised Huffman, quality sweep
-  webp   libwebp lossy, method 4, 4:2:0, quality sweep
-  jp2    JPEG 2000 (OpenJPEG), 9/7 irreversible, 4:4:4, settings = target bpp
-  avif   AVIF (libaom), speed 6, 4:2:0, quality sweep
-  heic   HEIC (x265 intra via pillow-heif), 4:2:0, quality sweep
-  jxl    JPEG XL (libjxl VarDCT), effort 7, quality sweep
-  tfcodec:NAME  a tfcodec learned model by name or weights path; sweeps its
-                rate_settings
-  tfcodec:NAME+refine=STEPS
-                the same model with encoder-side latent refinement
-                (compress --refine STEPS): the same decoder, other points
-
-published curves (--published FILE), JSON:
-  {"name": "Paper 2018", "bpp": [0.1, 0.3], "psnr": [27.1, 30.2],
-   "msssim_db": [10.1, 13.4]}     (or a list of such objects; psnr and/or
-                                   msssim_db; "msssim" in 0..1 also accepted)
-
-examples:
-  tfcodec eval --data kodak/ --out eval/ --codecs jpeg,webp,avif,tfcodec:default
-  tfcodec eval --data kodak/ --out eval/ --codecs jpeg,tfcodec:model.weights.h5 \\
-      --settings jpeg=10,30,50,70,90 --anchor jpeg --published ballé2018.json
-"""
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The eval options (shared by `tfcodec eval` and `python -m tfcodec.evaluate`)."""
-    from tfcodec.evaluate.classical import CLASSICAL  # light: no Pillow/TF at import
-
-    default_codecs = ",".join(CLASSICAL) + ",tfcodec:default"
-    p.add_argument("--data", required=True, metavar="DIR",
-                   help="folder of test images (PNG etc., not recursive), e.g. the 24 Kodak PNGs; "
-                        "a local folder or a URL (gs://, ...)")
-    p.add_argument("--out", required=True, metavar="DIR",
-                   help="output folder: results.json, points.csv, summary.md, *.png (created if missing; "
-                        "local or a URL, gs://, ...)")
-    p.add_argument("--codecs", default=None, metavar="LIST",
-                   help=f"comma-separated codecs (default: {default_codecs}; with the default, a "
-                        "learned model that cannot be loaded is skipped with a warning)")
-    p.add_argument("--settings", action="append", default=[], metavar="CODEC=V1,V2,...",
-                   help="override a codec's rate sweep, e.g. jpeg=10,50,90 or tfcodec:default=1,2,4 "
-                        "(values parsed as JSON numbers where possible); repeatable")
-    p.add_argument("--anchor", default=DEFAULT_ANCHOR, metavar="CODEC",
-                   help=f"BD-rate/BD-PSNR anchor (default: {DEFAULT_ANCHOR}: {ANCHOR_REASON})")
-    p.add_argument("--published", action="append", default=[], metavar="FILE",
-                   help="JSON file with a published curve (see below) added to tables, plots and BD; repeatable")
-    p.add_argument("--cache", default=None, metavar="DIR",
-                   help="point cache folder (default: OUT/cache); share it between runs to reuse points")
-    p.add_argument("--no-cache", action="store_true", help="recompute everything and store nothing")
-    p.add_argument("--limit", type=int, default=None, metavar="N",
-                   help="use only the first N images (sorted by name), for a quick look")
-    p.add_argument("--max-bpp", type=float, default=2.0, metavar="BPP",
-                   help="x-axis limit of the plots (default: 2.0; 0 = no limit); tables keep every point")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the `eval` subcommand to the `tfcodec` hub."""
-    p = subparsers.add_parser(
-        "eval",
-        help="rate-distortion evaluation against classical codecs",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(p)
-    p.set_defaults(func=run)
-    return p
 
 
 def _distinct_labels(specs_and_entries):
@@ -117,19 +34,6 @@ def _distinct_labels(specs_and_entries):
             entry = dataclasses.replace(entry, label=f"{entry.label}@{os.path.splitext(os.path.basename(ref))[0]}")
         out.append(entry)
     return out
-
-
-def run(args) -> int:
-    """Run the evaluation described by parsed ``args``; returns the exit status."""
-    from tfcodec.errors import FormatError
-    from tfcodec.evaluate.runner import EvalError
-
-    try:
-        evaluate(args)
-    except (EvalError, FormatError) as e:  # FormatError: an output that cannot be written
-        print(f"tfcodec eval: error: {e}", file=sys.stderr)
-        return 1
-    return 0
 
 
 def evaluate(args) -> dict:
@@ -256,16 +160,3 @@ def evaluate(args) -> dict:
             print(f"  {r['codec']}: {report._signed(r['bd_rate_psnr'], 1, '%')} {report._signed(r['bd_psnr'], 2, 'dB')}"
                   f" | {report._signed(r['bd_rate_msssim'], 1, '%')} {report._signed(r['bd_msssim_db'], 2, 'dB')}")
     return payload
-
-
-def main(argv=None) -> int:
-    """`python -m tfcodec.evaluate ...`: the same options as `tfcodec eval`."""
-    p = argparse.ArgumentParser(prog="python -m tfcodec.evaluate", description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("tfcodec eval: interrupted", file=sys.stderr)
-        return 130

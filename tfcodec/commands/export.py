@@ -1,0 +1,69 @@
+"""`tfcodec export`: a weights bundle -> TFLite models for the edge runtime (`tfcodec edge`).
+
+`python -m tfcodec.export` is the same command, the form users know.
+"""
+
+import argparse
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "export", help="export a hyperprior model to TFLite for the edge runtime",
+        description="Export a hyperprior model (analysis, hyper-analysis, latent residual prediction,\n"
+                    "synthesis) to TFLite for the edge runtime (`tfcodec edge`), with the range coder's\n"
+                    "tables and integer nets, a manifest.json and a report.txt. Streams made on the\n"
+                    "device decode with `tfcodec decompress` and the other way round.\n"
+                    "`python -m tfcodec.export` is the same command.",
+        epilog="Examples:\n"
+               "  tfcodec export --weights w.npz --out edge/ --int8 --calibration train/\n"
+               "  tfcodec export --weights w.npz --out tpu/ --edgetpu --height 512 --width 768 "
+               "--calibration train/\n"
+               "Calibrate on training images only, never on the evaluation set (Kodak).",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="shipped model name (default: default); with --weights, the bundle's "
+                                   "model must be this one")
+    p.add_argument("--weights", help="weights bundle .npz, local or a URL (gs://, ...) (default: the shipped "
+                                     "file of --model)")
+    p.add_argument("--out", required=True, help="output folder, local or a URL (gs://, ...) (created; files "
+                                                "replaced atomically; --edgetpu runs edgetpu_compiler only "
+                                                "for a local folder)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--float32", dest="mode", action="store_const", const="float32",
+                      help="float32 TFLite (reference; dynamic shapes)")
+    mode.add_argument("--float16", dest="mode", action="store_const", const="float16",
+                      help="float16 weights, float32 compute and I/O (dynamic shapes)")
+    mode.add_argument("--int8", dest="mode", action="store_const", const="int8",
+                      help="full-integer int8 post-training quantisation, int8 inputs/outputs (default)")
+    mode.add_argument("--edgetpu", dest="mode", action="store_const", const="edgetpu",
+                      help="--int8 with static shapes, checked op by op for the Edge TPU; runs "
+                           "edgetpu_compiler when it is on PATH")
+    p.set_defaults(mode="int8")
+    p.add_argument("--height", type=int, help="static input height, a multiple of 64 (--edgetpu default 512; "
+                                              "other modes: dynamic when omitted). Larger images are coded "
+                                              "in tiles of this size when it is at least 320")
+    p.add_argument("--width", type=int, help="static input width, a multiple of 64 (--edgetpu default 768)")
+    p.add_argument("--calibration", help="folder of TRAINING images for int8 calibration, local or a URL "
+                                         "(required for --int8/--edgetpu)")
+    p.add_argument("--calibration-images", type=int, default=24,
+                   help="training images (crops) to calibrate on, each at qualities 0, 0.25, 0.5, 0.75 "
+                        "and 1 (default %(default)s)")
+    p.add_argument("--gdn", choices=("rsqrt", "log-exp"),
+                   help="how GDN is written: rsqrt (Edge TPU ops; LiteRT's int8 RSQRT is slow on CPUs) or "
+                        "log-exp (LOG/EXP/SQRT, table lookups in int8 on CPUs). Default: log-exp for --int8, "
+                        "rsqrt otherwise")
+    p.add_argument("--seed", type=int, default=0, help="calibration crop seed (default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from tfcodec.api import _ALIASES
+    from tfcodec.export.exporter import ExportOptions, export
+    from tfcodec.weights import resolve
+
+    name = _ALIASES.get(args.model, args.model) if args.model else None
+    weights = resolve(args.weights or name or _ALIASES["default"])
+    options = ExportOptions(args.mode, args.height, args.width, args.calibration,
+                            args.calibration_images, args.seed, expect_model=name, gdn=args.gdn)
+    export(weights, args.out, options, progress=None if args.quiet else (lambda m: print(m, flush=True)))
+    return 0

@@ -1,0 +1,24 @@
+"""`tfcodec export-weights`: a training checkpoint -> the weights bundle the CLI loads
+(the work, and TensorFlow, in tfcodec.train.export_weights)."""
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "export-weights", help="turn a checkpoint into a shipped weights file",
+        description="Write a weights bundle (.npz) from the latest checkpoint of a training workdir.")
+    p.add_argument("--workdir", required=True, help="training workdir (reads config.json and checkpoints/); "
+                                                    "a local folder or a gs://, file://, ... URL")
+    p.add_argument("--out", required=True, help="output .npz (e.g. tfcodec/weights/cw2020-small-full-range.npz; "
+                                                "a URL works too), written atomically")
+    p.add_argument("--calibration", required=True,
+                   help="folder of training images for calibrating the integer nets (local or a URL)")
+    p.add_argument("--calibration-images", type=int, default=16, help="how many images (default %(default)s)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from tfcodec.train.export_weights import export_from_checkpoint
+
+    step = export_from_checkpoint(args.workdir, args.out, args.calibration, args.calibration_images)
+    print(f"wrote {args.out} from step {step}")
+    return 0
