@@ -17,9 +17,9 @@ class OtherModelError(FormatError):
     """A stream made by another model than the one asked to decode it.
 
     The message names both models but not how to pick the stream's: that
-    differs between front ends, so each CLI adds its own hint from
-    `stream_model` (`--model NAME` for `tfcodec`, an export folder for
-    `python -m tfcodec.edge`).
+    differs between subcommands, so each adds its own hint from
+    `stream_model` (`--model NAME` for `tfcodec decompress`, an export folder
+    for `tfcodec edge decompress`).
     """
 
     def __init__(self, stream_model, decoder_model):
@@ -28,7 +28,7 @@ class OtherModelError(FormatError):
 
 
 def run_reporting_errors(prog, command, action, other_model_hint):
-    """Runs a CLI command the way both front ends report failures: a FormatError is
+    """Runs a CLI command the way every subcommand reports failures: a FormatError is
     one line on stderr and exit 1 (no traceback), Ctrl-C exit 130.
     `other_model_hint(model)` says how to decode a stream of another model."""
     try:

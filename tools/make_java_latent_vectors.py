@@ -289,7 +289,7 @@ def make_latents(y_scale, rng, shape, coder):
 
 def constant_records(w):
     """The Python values of the constants Java copies, each from its defining module."""
-    from tfcodec.edge.codec import SUPPORTED_FORMAT
+    from tfcodec.edge.litert_backend import SUPPORTED_FORMAT
     from tfcodec.entropy import integer_net
 
     w.record("constants", "latent_coding", [

@@ -1,10 +1,10 @@
 """The edge runtime: tfcodec streams with LiteRT and numpy, without TensorFlow.
 
-    python -m tfcodec.edge compress photo.png photo.tfc --models DIR --quality 0.5
-    python -m tfcodec.edge decompress photo.tfc photo.png --models DIR
+    tfcodec edge compress photo.png photo.tfc --models DIR --quality 0.5
+    tfcodec edge decompress photo.tfc photo.png --models DIR
 
     from tfcodec.edge import EdgeCodec
-    codec = EdgeCodec("DIR")          # a folder written by python -m tfcodec.export
+    codec = EdgeCodec("DIR")          # a folder written by tfcodec export
     data = codec.compress(rgb, 0.5)
     rgb = codec.decompress(data)
 

@@ -14,7 +14,7 @@ __all__ = ["EdgeCodec", "gain_vector"]
 
 
 class EdgeCodec(HyperpriorCodec):
-    """compress/decompress with an export folder (see `python -m tfcodec.export`)."""
+    """compress/decompress with an export folder (see `tfcodec export`)."""
 
     def __init__(self, models_dir, num_threads=None, edgetpu=False, verify=True):
         backend = LiteRTBackend(models_dir, num_threads, edgetpu, verify)

@@ -35,7 +35,7 @@ def gain_vector(log_table, quality):
 
 
 class LiteRTBackend:
-    """The roles of an export folder (see `python -m tfcodec.export`), numpy (h, w, c) in and out.
+    """The roles of an export folder (see `tfcodec export`), numpy (h, w, c) in and out.
 
     `manifest`, `config` and `coding` (the range-coder tables and integer nets,
     without the gain tables) describe the export; models load on first use.
@@ -52,7 +52,7 @@ class LiteRTBackend:
                 self.manifest = json.load(f)
         except FileNotFoundError:
             raise FormatError(f"{folder} is not an edge export (no {MANIFEST}); "
-                              "make one with python -m tfcodec.export") from None
+                              "make one with tfcodec export") from None
         except ValueError as e:
             raise FormatError(f"{path} is not valid JSON ({e})") from None
         m = self.manifest

@@ -15,23 +15,9 @@ import bisect
 import numpy as np
 
 from tfcodec.errors import FormatError
-from tfcodec.rangecoder.common import (
-    _FOUR,
-    _GAMMA_MAX_ZEROS,
-    _INT32_MAX,
-    _MASK,
-    _ONE16,
-    _ONE16_U64,
-    _ONE_U64,
-    _SIXTEEN,
-    _THIRTYTWO,
-    _U64_MASK,
-    _check_rank,
-    _check_rows,
-    _int_array,
-    _scratch,
-    _use_scalar_coder,
-)
+from tfcodec.rangecoder.common import (_FOUR, _GAMMA_MAX_ZEROS, _INT32_MAX, _MASK, _ONE16, _ONE16_U64,
+                                       _ONE_U64, _SIXTEEN, _THIRTYTWO, _U64_MASK, _check_rank,
+                                       _check_rows, _int_array, _scratch, _use_scalar_coder)
 from tfcodec.rangecoder.encode import encode_index
 from tfcodec.rangecoder.strings import PackedStrings, _flatten_strings
 from tfcodec.rangecoder.tables import _BUCKET_MAX_ENTRIES, Lookup, _as_lookup

@@ -11,22 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfcodec.rangecoder.common import (
-    _FOUR,
-    _GAMMA_LIMIT,
-    _MASK,
-    _ONE16,
-    _ONE16_U64,
-    _SIXTEEN,
-    _THIRTYTWO,
-    _U64_MASK,
-    _check_rank,
-    _check_rows,
-    _int_array,
-    _scratch,
-    _unsigned,
-    _use_scalar_coder,
-)
+from tfcodec.rangecoder.common import (_FOUR, _GAMMA_LIMIT, _MASK, _ONE16, _ONE16_U64, _SIXTEEN,
+                                       _THIRTYTWO, _U64_MASK, _check_rank, _check_rows, _int_array,
+                                       _scratch, _unsigned, _use_scalar_coder)
 from tfcodec.rangecoder.strings import PackedStrings, _nest
 from tfcodec.rangecoder.tables import Lookup, _as_lookup
 
