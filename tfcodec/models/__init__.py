@@ -148,18 +148,14 @@ def model_from_bundle(bundle):
 
 register_family(Family(
     "hyperprior", HyperpriorConfig, HYPERPRIOR_CONFIGS,
-    build="tfcodec.models.hyperprior:build",
-    codec="tfcodec.codecs.hyperprior:HyperpriorCodec",
-    export_coding="tfcodec.codecs.hyperprior:export_coding",
-    warm_start="tfcodec.models.hyperprior:warm_start_weights",
+    build="tfcodec.models.hyperprior:build", warm_start="tfcodec.models.hyperprior:warm_start_weights",
+    codec="tfcodec.codecs.hyperprior:HyperpriorCodec", export_coding="tfcodec.codecs.hyperprior:export_coding",
     edge_export="tfcodec.export.exporter:export"))
 register_family(Family(
-    "recurrent", RecurrentConfig, RECURRENT_CONFIGS,
-    build="tfcodec.models.recurrent:build",
+    "recurrent", RecurrentConfig, RECURRENT_CONFIGS, variable_rate=False,
+    build="tfcodec.models.recurrent:build", warm_start="tfcodec.models.recurrent:warm_start_weights",
     codec="tfcodec.codecs.recurrent:RecurrentCodec.from_bundle",
-    export_coding="tfcodec.train.prob_net_fit:export_coding",
-    warm_start="tfcodec.models.recurrent:warm_start_weights",
-    variable_rate=False))
+    export_coding="tfcodec.train.prob_net_fit:export_coding"))
 
 __all__ = ["Family", "HyperpriorConfig", "RecurrentConfig", "build_model", "bundle_config",
            "bundle_family", "family_named", "family_of", "model_config", "model_family",
