@@ -4,18 +4,18 @@ import numpy as np
 
 from tfcodec.models import HyperpriorConfig, RecurrentConfig, register_model
 
-TINY = {
+TINY = {  # the hyperprior family's
     "test-bmshj-tiny": HyperpriorConfig("bmshj2018", 8, 16, 8, 8, predict_means=False),
     "test-mean-tiny": HyperpriorConfig("mbt2018-mean", 8, 16, 8, 8),
     "test-cw-tiny": HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=2, slice_hidden=(12,)),
 }
-# The recurrent family's: builds and runs in a second.
-RECURRENT_TINY = "rnn-tiny"
-TINY[RECURRENT_TINY] = RecurrentConfig(
-    cell="gru", iterations=4, bits=8, stem_filters=8, encoder_units=(8, 8, 8),
-    decoder_stem=8, decoder_units=(8, 8, 8, 8), prob_hidden=(8,))
 for _name, _config in TINY.items():
     register_model(_name, _config)
+# The recurrent family's: builds and runs in a second.
+RECURRENT_TINY = "rnn-tiny"
+register_model(RECURRENT_TINY, RecurrentConfig(
+    cell="gru", iterations=4, bits=8, stem_filters=8, encoder_units=(8, 8, 8),
+    decoder_stem=8, decoder_units=(8, 8, 8, 8), prob_hidden=(8,)))
 
 
 def ramp_image(h, w, seed=0):
