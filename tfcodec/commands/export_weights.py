@@ -5,14 +5,18 @@
 def register(subparsers):
     p = subparsers.add_parser(
         "export-weights", help="turn a checkpoint into a shipped weights file",
-        description="Write a weights bundle (.npz) from the latest checkpoint of a training workdir.")
+        description="Write a weights bundle (.npz) from the latest checkpoint of a training workdir, "
+                    "for either family: a hyperprior model's CDF tables and integer entropy nets are "
+                    "calibrated on --calibration; a recurrent model's bit-probability net is fitted again "
+                    "on the sign bits of crops of further images of that folder (up to 768), kept only if "
+                    "it codes held-out crops better.")
     p.add_argument("--workdir", required=True, help="training workdir (reads config.json and checkpoints/); "
                                                     "a local folder or a gs://, file://, ... URL")
     p.add_argument("--out", required=True, help="output .npz (e.g. tfcodec/weights/cw2020-small-full-range.npz; "
                                                 "a URL works too), written atomically")
     p.add_argument("--calibration", required=True,
-                   help="folder of training images for calibrating the integer nets (local or a URL)")
-    p.add_argument("--calibration-images", type=int, default=16, help="how many images (default %(default)s)")
+                   help="folder of TRAINING images for calibration (local or a URL; never the test set)")
+    p.add_argument("--calibration-images", type=int, default=16, help="how many calibration crops, each of another image (default %(default)s)")
     p.set_defaults(func=run)
 
 
