@@ -199,3 +199,44 @@ def test_without_tensorflow_the_commands_that_need_it_say_what_to_install(setup,
     assert "tfcodec[tpu]" in missing.stderr
     info = run_python(["-m", "tfcodec", "info", out], tmp_path, block=True)
     assert info.returncode == 0 and "test-cw-tiny" in info.stdout
+
+
+def test_batch_mode_codes_every_file_and_names_the_bad_one(setup, tmp_path, capsys):
+    """`compress IN... --out-dir D`: one model load, every good file coded (the same bytes as
+    one at a time), the bad one named and skipped, exit status 1; then `decompress` back."""
+    folder, bundle, image = setup
+    inputs = []
+    for i in range(3):
+        path = tmp_path / f"photo{i}.png"
+        Image.fromarray(ramp_image(48 + 16 * i, 64, seed=i)).save(path)
+        inputs.append(path)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    out = tmp_path / "streams"  # created by --out-dir
+    assert run("compress", *inputs, broken, "--out-dir", out, "--model", bundle, "--quality", "0.4") == 1
+    captured = capsys.readouterr()
+    assert f"{broken}: error: " in captured.err and "1 of 4 files failed" in captured.err
+    assert sorted(os.listdir(out)) == ["photo0.tfc", "photo1.tfc", "photo2.tfc"]
+    single = tmp_path / "single.tfc"
+    assert run("compress", inputs[1], single, "--model", bundle, "--quality", "0.4") == 0
+    assert (out / "photo1.tfc").read_bytes() == single.read_bytes()
+    capsys.readouterr()
+
+    pixels = tmp_path / "pixels"
+    streams = sorted(out.iterdir())
+    assert run("decompress", *streams, "--out-dir", pixels, "--model", bundle, "--quiet") == 0
+    assert capsys.readouterr().out == ""
+    for i in range(3):
+        assert np.asarray(Image.open(pixels / f"photo{i}.png")).shape == (48 + 16 * i, 64, 3)
+
+
+def test_batch_mode_refuses_what_would_collide_or_is_ambiguous(setup, tmp_path, capsys):
+    folder, bundle, image = setup
+    (tmp_path / "a").mkdir()
+    twin = tmp_path / "a" / image.name
+    twin.write_bytes(image.read_bytes())
+    assert run("compress", image, twin, "--out-dir", tmp_path / "out", "--model", bundle) == 1
+    assert "would both be written to in.tfc" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert run("compress", image, "--model", bundle) == 1  # one path and no --out-dir
+    assert "give IN OUT" in capsys.readouterr().err

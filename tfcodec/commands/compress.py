@@ -1,4 +1,6 @@
-"""`tfcodec compress IN OUT`: an image file to a .tfc stream."""
+"""`tfcodec compress IN OUT` (or `IN... --out-dir DIR`): image files to .tfc streams."""
+
+from tfcodec.transcode import add_file_arguments
 
 
 def register(subparsers):
@@ -6,8 +8,7 @@ def register(subparsers):
         "compress", help="compress an image to a .tfc file",
         description="Compress a PNG/JPEG (any size) into a .tfc file with a learned codec. "
                     "Without --quality/--iterations/--bpp a mid quality is used.")
-    p.add_argument("input", help="image file (PNG, JPEG, ...)")
-    p.add_argument("output", help="output .tfc file (written atomically)")
+    add_file_arguments(p, "image file (PNG, JPEG, ...)", ".tfc")
     p.add_argument("--model", default="default",
                    help="shipped model name ('default': the hyperprior cw2020-small-full-range; 'rnn': the progressive "
                         "rnn-gru-small-msssim-late) or path to a weights .npz, local or a URL (gs://, ...) "
@@ -29,14 +30,20 @@ def register(subparsers):
 def run(args):
     from tfcodec.api import load_codec
     from tfcodec.errors import FormatError
-    from tfcodec.transcode import compress_file
+    from tfcodec.transcode import compress_file, file_pairs, run_files
 
     if args.refine < 0:
         raise FormatError("--refine must be 0 or more steps")
+    pairs = file_pairs(args)
     codec = load_codec(args.model, refine_steps=args.refine)
     setting = args.iterations if args.iterations is not None else args.quality
+
+    def compress(label):
+        return run_files(pairs, lambda path, output, lock: compress_file(
+            codec, path, output, label, setting, args.bpp, lock), args.out_dir is not None, args.quiet)
+
     if not args.refine:
-        return compress_file(codec, args, codec.name, setting)
+        return compress(codec.name)
     from tqdm import tqdm
 
     with tqdm(unit="step", desc="refining", disable=args.quiet, leave=False) as bar:
@@ -46,6 +53,6 @@ def run(args):
 
         codec.refine_progress = advance
         try:
-            return compress_file(codec, args, f"{codec.name}, refined {args.refine} steps", setting)
+            return compress(f"{codec.name}, refined {args.refine} steps")
         finally:
             codec.refine_progress = None

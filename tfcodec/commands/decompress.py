@@ -1,4 +1,6 @@
-"""`tfcodec decompress IN OUT`: a .tfc stream back to an image file."""
+"""`tfcodec decompress IN OUT` (or `IN... --out-dir DIR`): .tfc streams back to image files."""
+
+from tfcodec.transcode import add_file_arguments
 
 
 def register(subparsers):
@@ -6,8 +8,7 @@ def register(subparsers):
         "decompress", help="decompress a .tfc file to PNG",
         description="Decode a .tfc file. The model is the one the stream names, unless --model "
                     "points at a weights file; streams made with other weights are refused.")
-    p.add_argument("input", help=".tfc file")
-    p.add_argument("output", help="output image (PNG unless the extension says .bmp/.ppm/.tif)")
+    add_file_arguments(p, ".tfc file", ".png")
     p.add_argument("--model", default=None, help="weights .npz (local or a URL: gs://, ...) or shipped name "
                                                  "(default: from the stream)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
@@ -16,6 +17,8 @@ def register(subparsers):
 
 def run(args):
     from tfcodec.api import codec_for_stream
-    from tfcodec.transcode import decompress_file
+    from tfcodec.transcode import decompress_file, file_pairs, run_files
 
-    return decompress_file(lambda data: codec_for_stream(data, args.model), args, lambda codec: codec.name)
+    return run_files(file_pairs(args), lambda path, output, lock: decompress_file(
+        lambda data: codec_for_stream(data, args.model), path, output, lambda codec: codec.name, lock),
+        args.out_dir is not None, args.quiet)

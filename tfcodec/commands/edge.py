@@ -4,6 +4,8 @@ It imports no TensorFlow: LiteRT, numpy and Pillow only, as on the device.
 `python -m tfcodec.edge` is the same command.
 """
 
+from tfcodec.transcode import add_file_arguments
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -23,8 +25,7 @@ def register(subparsers):
 
     c = sub.add_parser("compress", help="compress an image to a .tfc file",
                        description="Compress a PNG/JPEG into a .tfc file that `tfcodec decompress` also reads.")
-    c.add_argument("input", help="image file")
-    c.add_argument("output", help="output .tfc file (written atomically)")
+    add_file_arguments(c, "image file", ".tfc")
     rate = c.add_mutually_exclusive_group()
     rate.add_argument("--quality", type=float, default=None, help="quality in [0, 1] (default 0.5)")
     rate.add_argument("--bpp", type=float, help="target bits per pixel (searches the quality)")
@@ -32,18 +33,23 @@ def register(subparsers):
     c.set_defaults(func=run)
     d = sub.add_parser("decompress", help="decompress a .tfc file to PNG",
                        description="Decode a .tfc file made by this model's weights (edge or TF encoder).")
-    d.add_argument("input", help=".tfc file")
-    d.add_argument("output", help="output image (PNG unless the extension says .bmp/.ppm/.tif)")
+    add_file_arguments(d, ".tfc file", ".png")
     common(d)
     d.set_defaults(func=run)
 
 
 def run(args):
     from tfcodec.edge.codec import EdgeCodec
-    from tfcodec.transcode import compress_file, decompress_file
+    from tfcodec.transcode import compress_file, decompress_file, file_pairs, run_files
 
+    pairs = file_pairs(args)
     codec = EdgeCodec(args.models, num_threads=args.threads, edgetpu=args.edgetpu)
     label = f"{codec.name} edge {codec.manifest['mode']}"
-    if args.subcommand == "compress":
-        return compress_file(codec, args, label, 0.5 if args.quality is None else args.quality)
-    return decompress_file(lambda data: codec, args, lambda _: label)
+
+    def job(path, output, lock):
+        if args.subcommand == "compress":
+            quality = 0.5 if args.quality is None else args.quality
+            return compress_file(codec, path, output, label, quality, args.bpp, lock)
+        return decompress_file(lambda data: codec, path, output, lambda _: label, lock)
+
+    return run_files(pairs, job, args.out_dir is not None, args.quiet)
