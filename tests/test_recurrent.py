@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tfcodec import FormatError, container
 from tfcodec.codecs import recurrent as rc
-from tfcodec.models import build_model, model_config, model_family, model_names
+from tfcodec.models import build_model, family_of, model_config, model_names
 from tfcodec.models.losses import msssim_log_loss
 from tfcodec.models.recurrent import RecurrentModel, architecture, binarize
 from tiny_models import RECURRENT_TINY as TINY
@@ -58,7 +58,7 @@ def full_stream(codec, image):
 def test_registry_names_the_recurrent_family():
     for name in ("rnn-lstm", "rnn-gru", "rnn-resgru", "rnn-lstm-small", "rnn-gru-small", "rnn-resgru-small"):
         assert name in model_names()
-        assert model_family(name) == "recurrent"
+        assert family_of(name).name == "recurrent"
 
 
 def test_shapes_and_bits_are_signs(model):

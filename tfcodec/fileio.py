@@ -165,14 +165,6 @@ def read_image(path):
         raise FormatError(f"{path} is not a readable image ({e})") from None
 
 
-def encode_png(rgb):
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def write_image(path, rgb):
     """Writes a uint8 RGB array atomically, format from the extension (PNG by default)."""
     from PIL import Image

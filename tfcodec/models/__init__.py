@@ -26,29 +26,17 @@ from tfcodec.models.config import (HYPERPRIOR_CONFIGS, RECURRENT_CONFIGS, Hyperp
 
 @dataclasses.dataclass(frozen=True)
 class Family:
-    """What the rest of tfcodec needs to know of one model family.
-
-    Each behaviour field is a "module:attribute" reference to a callable:
-      build(name, config) -> a built Keras model (every variable created);
-      codec(bundle, refine_steps=0) -> a bitstream codec (compress, decompress, ...);
-      export_coding(model, calibration_folder, count, seed) -> (coding arrays, extra
-          bundle meta): what `tfcodec export-weights` adds to the Keras weights;
-      warm_start(model, bundle) -> the bundle's Keras weights laid out for `model`;
-      edge_export(weights, out_dir, options, progress) -> manifest, or "" where the
-          family has no edge export.
-    `variable_rate`: one model conditioned on a quality in [0, 1] (validation runs at
-    several qualities); False where rates come otherwise (iterations).
-    """
+    """What the rest of tfcodec needs to know of one model family (docs/architecture.md)."""
 
     name: str
     config_class: type
-    configs: dict
-    build: str
-    codec: str
-    export_coding: str
-    warm_start: str
-    edge_export: str = ""
-    variable_rate: bool = True
+    configs: dict                # registered name -> config
+    build: str                   # (name, config) -> a built Keras model
+    codec: str                   # (bundle, refine_steps=0) -> a bitstream codec
+    export_coding: str           # (model, calibration_folder, count, seed) -> (coding arrays, meta)
+    warm_start: str              # (model, bundle) -> the bundle's Keras weights laid out for model
+    edge_export: str = ""        # (weights, out_dir, options, progress) -> manifest; "": none
+    variable_rate: bool = True   # one model for every quality in [0, 1]; False: rates by iterations
 
     def load(self, field):
         """The callable a behaviour field refers to, imported now."""
@@ -71,10 +59,10 @@ def register_family(family):
     _FAMILIES[family.name] = family
 
 
-def family_named(name):
+def family_named(name, source="tfcodec"):
     """The record of a family by its name (a bundle's meta "family")."""
     if name not in _FAMILIES:
-        raise FormatError(f"unknown model family {name!r}; known: {', '.join(sorted(_FAMILIES))}")
+        raise FormatError(f"{source}: unknown model family {name!r}; known: {', '.join(sorted(_FAMILIES))}")
     return _FAMILIES[name]
 
 
@@ -86,26 +74,16 @@ def family_of(model_name):
     raise ValueError(f"unknown model {model_name!r}; known: {', '.join(model_names())}")
 
 
-def family_of_config(config):
-    """The record of the family whose config class `config` is."""
-    for family in _FAMILIES.values():
-        if isinstance(config, family.config_class):
-            return family
-    raise ValueError(f"no family has configs of type {type(config).__name__}")
-
-
 def register_model(name, config):
     """Adds a model name (e.g. a custom size) to the family of its config."""
-    family_of_config(config).configs[name] = config
+    family = next((f for f in _FAMILIES.values() if isinstance(config, f.config_class)), None)
+    if family is None:
+        raise ValueError(f"no family has configs of type {type(config).__name__}")
+    family.configs[name] = config
 
 
 def model_names():
     return sorted(name for family in _FAMILIES.values() for name in family.configs)
-
-
-def model_family(name):
-    """The family name of a registered model name."""
-    return family_of(name).name
 
 
 def model_config(name):
@@ -120,10 +98,7 @@ def build_model(name):
 
 def bundle_family(bundle):
     """The record of the family that wrote a weights bundle."""
-    family = bundle.meta.get("family")
-    if family not in _FAMILIES:
-        raise FormatError(f"{bundle.path or bundle.model}: unknown model family {family!r}")
-    return _FAMILIES[family]
+    return family_named(bundle.meta.get("family"), bundle.path or bundle.model)
 
 
 def bundle_config(bundle):
@@ -157,6 +132,6 @@ register_family(Family(
     codec="tfcodec.codecs.recurrent:RecurrentCodec.from_bundle",
     export_coding="tfcodec.train.prob_net_fit:export_coding"))
 
-__all__ = ["Family", "HyperpriorConfig", "RecurrentConfig", "build_model", "bundle_config",
-           "bundle_family", "family_named", "family_of", "model_config", "model_family",
-           "model_from_bundle", "model_names", "register_family", "register_model"]
+__all__ = ["Family", "HyperpriorConfig", "RecurrentConfig", "build_model", "bundle_config", "bundle_family",
+           "family_named", "family_of", "model_config", "model_from_bundle", "model_names",
+           "register_family", "register_model"]

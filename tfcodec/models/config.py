@@ -7,8 +7,19 @@ import json
 import math
 
 
+class _JsonConfig:
+    """A frozen dataclass config to and from JSON (a bundle's meta): lists come back as tuples."""
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
 @dataclasses.dataclass(frozen=True)
-class HyperpriorConfig:
+class HyperpriorConfig(_JsonConfig):
     """Everything that fixes a hyperprior model's architecture and rate range.
 
     `num_slices`/`slice_hidden` > 0 give the channel-wise autoregressive model
@@ -32,15 +43,6 @@ class HyperpriorConfig:
     @property
     def channelwise(self):
         return bool(self.slice_hidden)
-
-    def to_json(self):
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, d):
-        d = dict(d)
-        d["slice_hidden"] = tuple(d.get("slice_hidden", ()))
-        return cls(**d)
 
 
 HYPERPRIOR_CONFIGS = {
@@ -69,7 +71,7 @@ RECURRENT_STRIDE = 16
 
 
 @dataclasses.dataclass(frozen=True)
-class RecurrentConfig:
+class RecurrentConfig(_JsonConfig):
     """Everything that fixes a recurrent model's architecture."""
 
     cell: str = "gru"                 # "lstm", "gru" or "resgru"
@@ -107,35 +109,18 @@ class RecurrentConfig:
         """Input planes of the probability net: past bits, anchors, iteration one-hot, pass flag."""
         return (self.iterations - 1) * self.bits + self.bits + self.iterations + 1
 
-    def to_json(self):
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
-    @classmethod
-    def from_dict(cls, d):
-        d = dict(d)
-        for key in ("encoder_units", "encoder_hidden_kernel", "decoder_units",
-                    "decoder_hidden_kernel", "prob_hidden", "iteration_weights"):
-            if key in d:
-                d[key] = tuple(d[key])
-        return cls(**d)
-
-
+# Small sizes that train on a CPU: the paper's depth and strides, fewer units.
+_SMALL = dict(iterations=8, stem_filters=32, encoder_units=(64, 128, 128), decoder_stem=128,
+              decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64))
 RECURRENT_CONFIGS = {
     # Paper sizes (Toderici et al. 2017, fig. 1): 16 iterations of 32 bits per 16x16 block.
     "rnn-lstm": RecurrentConfig(cell="lstm", reconstruction="additive"),
     "rnn-gru": RecurrentConfig(cell="gru"),
     "rnn-resgru": RecurrentConfig(cell="resgru"),
-    # Small sizes that train on a CPU: same depth and strides, fewer units.
-    "rnn-lstm-small": RecurrentConfig(
-        cell="lstm", reconstruction="additive", iterations=8, stem_filters=32,
-        encoder_units=(64, 128, 128), decoder_stem=128, decoder_units=(128, 128, 64, 32),
-        prob_hidden=(64, 64)),
-    "rnn-gru-small": RecurrentConfig(
-        cell="gru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
-        decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
-    "rnn-resgru-small": RecurrentConfig(
-        cell="resgru", iterations=8, stem_filters=32, encoder_units=(64, 128, 128),
-        decoder_stem=128, decoder_units=(128, 128, 64, 32), prob_hidden=(64, 64)),
+    "rnn-lstm-small": RecurrentConfig(cell="lstm", reconstruction="additive", **_SMALL),
+    "rnn-gru-small": RecurrentConfig(cell="gru", **_SMALL),
+    "rnn-resgru-small": RecurrentConfig(cell="resgru", **_SMALL),
 }
 
 # Shipped: rnn-gru-small trained for MS-SSIM in dB at every iteration

@@ -23,11 +23,4 @@ from tfcodec.rangecoder.encode import encode_index
 from tfcodec.rangecoder.strings import PackedStrings
 from tfcodec.rangecoder.tables import Lookup, build_lookup
 
-__all__ = [
-    "Lookup",
-    "PackedStrings",
-    "build_lookup",
-    "decode_index",
-    "encode_index",
-    "pmf_to_quantized_cdf",
-]
+__all__ = ["Lookup", "PackedStrings", "build_lookup", "decode_index", "encode_index", "pmf_to_quantized_cdf"]
