@@ -21,7 +21,11 @@ def register(subparsers):
 
 
 def run(args):
+    from absl import logging
+
     from tfcodec.train.export_weights import export_from_checkpoint
+
+    logging.set_verbosity(logging.INFO)  # the recurrent export step reports its fit as it goes
 
     step = export_from_checkpoint(args.workdir, args.out, args.calibration, args.calibration_images)
     print(f"wrote {args.out} from step {step}")
