@@ -60,6 +60,21 @@ def walk_files(folder):
     return sorted(found)
 
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def list_images(folder):
+    """All image files below `folder` (a local path or a gs://, file://, ... URL), sorted
+    (deterministic across machines)."""
+    folder = os.fspath(folder)
+    if not isdir(folder):
+        raise ValueError(f"image folder {folder} does not exist")
+    found = [path for path in walk_files(folder) if path.lower().endswith(IMAGE_EXTENSIONS)]
+    if not found:
+        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {folder}")
+    return found
+
+
 def read_bytes(path) -> bytes:
     """A file's bytes (OSError/FileNotFoundError as open() raises them, for URLs too)."""
     if not is_url(path):

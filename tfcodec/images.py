@@ -39,8 +39,9 @@ def to_uint8(x_hat, height, width):
     return np.clip(np.floor(x_hat * 255.0 + 0.5), 0, 255).astype(np.uint8)
 
 
-def _check_folder(folder):
-    """A training-image folder, local or a URL (gs://, ...); never the Kodak evaluation set."""
+def calibration_files(folder):
+    """The images of a training-image folder, local or a URL (gs://, ...); FormatError for a
+    missing or empty folder, or the Kodak evaluation set. Callers check early with it."""
     from tfcodec import fileio
 
     folder = os.fspath(folder)
@@ -49,6 +50,10 @@ def _check_folder(folder):
     where = folder if fileio.is_url(folder) else os.path.abspath(folder)
     if "kodak" in where.lower():
         raise FormatError(f"{folder} looks like the Kodak evaluation set: calibrate on training images only")
+    try:
+        return fileio.list_images(folder)
+    except ValueError as e:
+        raise FormatError(str(e)) from None
 
 
 def _crop(rgb, h, w, rng):
@@ -77,13 +82,8 @@ def calibration_crops(folder, count, size=CALIBRATION_CROP, height=None, width=N
     leak the test set into the model.
     """
     from tfcodec.fileio import read_image
-    from tfcodec.train.data import list_images
 
-    _check_folder(folder)
-    try:
-        files = list_images(folder)
-    except ValueError as e:
-        raise FormatError(str(e)) from None
+    files = calibration_files(folder)
     rng = np.random.default_rng(seed)
     picks = iter(rng.choice(len(files), size=max(count, 1), replace=count > len(files)).tolist()
                  + rng.integers(0, len(files), size=10 * max(count, 1)).tolist())

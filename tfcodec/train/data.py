@@ -38,23 +38,11 @@ import re
 import tensorflow as tf
 
 from tfcodec import fileio
+from tfcodec.fileio import list_images
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 # Bytes of encoded records a shuffle window may hold.
 WINDOW_BYTES = 256 << 20
 _INTERLEAVE = 4
-
-
-def list_images(folder):
-    """All image files below `folder` (a local path or a gs://, file://, ... URL), sorted
-    (deterministic across machines)."""
-    folder = os.fspath(folder)
-    if not fileio.isdir(folder):
-        raise ValueError(f"image folder {folder} does not exist")
-    found = [path for path in fileio.walk_files(folder) if path.lower().endswith(IMAGE_EXTENSIONS)]
-    if not found:
-        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {folder}")
-    return found
 
 
 def decode(encoded):

@@ -65,7 +65,7 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
     import tensorflow as tf
 
     from tfcodec.models import build_model, family_of
-    from tfcodec.train.data import list_images
+    from tfcodec.images import calibration_files
     from tfcodec.train.loop import step_meta
     from tfcodec.weights import assign_keras_weights, keras_weights_of, save_bundle
 
@@ -80,8 +80,8 @@ def export_from_checkpoint(workdir, out, calibration_folder, count=16):
     except (ValueError, KeyError, TypeError) as e:
         raise FormatError(f"{config_path} is not a training config ({type(e).__name__}: {e})") from None
     try:
-        list_images(calibration_folder)  # checked before the slow part: a missing or empty folder
-    except ValueError as e:
+        calibration_files(calibration_folder)  # checked before the slow part
+    except FormatError as e:
         raise FormatError(f"--calibration: {e}") from None
     family = family_of(name)
     model = build_model(name)

@@ -121,11 +121,10 @@ def export_coding(model, calibration_folder, count, seed=0, pool=768, steps=1500
     validation and fitting crops. The model's weights must already be the shipped
     (rounded) ones: the bits everything here is fitted on are those the encoder makes.
     """
-    from tfcodec.images import calibration_crops
-    from tfcodec.train.data import list_images
+    from tfcodec.images import calibration_crops, calibration_files
     from tfcodec.weights import assign_keras_weights, keras_weights_of
 
-    pool = max(0, min(pool, len(list_images(calibration_folder)) - count))  # each crop its own image
+    pool = max(0, min(pool, len(calibration_files(calibration_folder)) - count))  # each crop its own image
     crops = calibration_crops(calibration_folder, count + pool, seed=seed)
     calibration, rest = crops[:count], [_centre(c, POOL_CROP) for c in crops[count:] if min(c.shape[:2]) >= POOL_CROP]
     calibration_bits = sign_bits(model, np.stack([_centre(c, min(min(c.shape[:2]) for c in calibration))
