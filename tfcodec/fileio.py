@@ -65,13 +65,13 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 def list_images(folder):
     """All image files below `folder` (a local path or a gs://, file://, ... URL), sorted
-    (deterministic across machines)."""
+    (deterministic across machines); FormatError (a ValueError) for a missing or empty folder."""
     folder = os.fspath(folder)
     if not isdir(folder):
-        raise ValueError(f"image folder {folder} does not exist")
+        raise FormatError(f"image folder {folder} does not exist")
     found = [path for path in walk_files(folder) if path.lower().endswith(IMAGE_EXTENSIONS)]
     if not found:
-        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {folder}")
+        raise FormatError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {folder}")
     return found
 
 

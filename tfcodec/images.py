@@ -50,10 +50,7 @@ def calibration_files(folder):
     where = folder if fileio.is_url(folder) else os.path.abspath(folder)
     if "kodak" in where.lower():
         raise FormatError(f"{folder} looks like the Kodak evaluation set: calibrate on training images only")
-    try:
-        return fileio.list_images(folder)
-    except ValueError as e:
-        raise FormatError(str(e)) from None
+    return fileio.list_images(folder)
 
 
 def _crop(rgb, h, w, rng):
