@@ -25,13 +25,15 @@ SUBCOMMANDS = {
     "truncate": "cut a progressive stream to fewer iterations",
     "train": "train a model",
     "export-weights": "turn a checkpoint into a shipped weights file",
+    "import-weights": "turn a CompressAI or tensorflow-compression model into a weights file",
     "eval": "rate-distortion evaluation against classical codecs",
     "export": "export a hyperprior model to TFLite for the edge runtime",
     "edge": "compress/decompress with an exported model folder, without TensorFlow",
 }
 
 # Subcommands that load a model; `info`, `edge` and --help stay free of TensorFlow.
-USES_TENSORFLOW = {"compress", "decompress", "truncate", "train", "export-weights", "eval", "export"}
+USES_TENSORFLOW = {"compress", "decompress", "truncate", "train", "export-weights", "import-weights", "eval",
+                   "export"}
 
 
 def module_name(command):

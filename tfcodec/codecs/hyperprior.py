@@ -132,26 +132,49 @@ class HyperpriorCodec:
         return to_uint8(x_hat, header.height, header.width)
 
 
-def build_coding_arrays(model, calibration_images, qualities=(0.0, 0.25, 0.5, 0.75, 1.0)):
-    """Tables and integer nets for a trained model, calibrated on training images."""
-    import tensorflow as tf
-
-    from tfcodec.entropy.integer_net import IntegerNet
+def coding_tables(model):
+    """The range coder's tables of a model: the Gaussian scale table, z's per-channel
+    tables (about its bin centres) and, for an imported model, those centres and the
+    thresholds of its linear scales (`LatentCoder`)."""
+    from tfcodec.entropy.integer_net import to_fixed
 
     c = model.config
     arrays = {}
     lookup, offsets = tables.gaussian_tables()
     arrays["gaussian/lookup"], arrays["gaussian/offsets"] = lookup, offsets
-    lookup, offsets = tables.factorized_tables(model.hyper_prior.pmf_numpy, c.hyper_channels)
+    centres = model.z_offset.numpy() if c.z_offsets else None
+    lookup, offsets = tables.factorized_tables(
+        lambda support: model.hyper_prior.pmf_numpy(support, centres), c.hyper_channels)
     arrays["factorized/lookup"], arrays["factorized/offsets"] = lookup, offsets
+    if c.z_offsets:
+        arrays["factorized/centres"] = to_fixed(centres, PARAM_EXPONENT)
+    if c.linear_scales:
+        arrays["gaussian/thresholds"] = tables.scale_thresholds(linear=True)
+    return arrays
 
-    z_all, inputs = [], {}
+
+def z_exponent(config):
+    """Fixed-point exponent of the hyper-synthesis' input: integers, or with bin centres
+    off the integers, 1/256 steps."""
+    return PARAM_EXPONENT if config.z_offsets else 0
+
+
+def build_coding_arrays(model, calibration_images, qualities=(0.0, 0.25, 0.5, 0.75, 1.0), z_samples=()):
+    """Tables and integer nets for a trained model, calibrated on training images
+    (and on `z_samples`, hyper-latents drawn from its prior: `tfcodec.importers`)."""
+    import tensorflow as tf
+
+    from tfcodec.entropy.integer_net import IntegerNet
+
+    c = model.config
+    arrays = coding_tables(model)
+    z_all, inputs = list(z_samples), {}
     for image in calibration_images:
         x = tf.constant(image[None], tf.float32)
         for q in qualities:
             gain, _ = model.gains(tf.constant([q]))
             y = model.analysis(x) * gain[:, None, None, :]
-            z_hat = tf.round(model.hyper_analysis(y))
+            z_hat = model.quantise_z(model.hyper_analysis(y))
             z_all.append(z_hat.numpy())
             if not c.channelwise:
                 continue
@@ -162,7 +185,7 @@ def build_coding_arrays(model, calibration_images, qualities=(0.0, 0.25, 0.5, 0.
                 inputs.setdefault(f"scale_{i}", []).append(tf.concat([scale_feat] + decoded, -1).numpy())
                 mean, _ = model.slice_parameters(i, mean_feat, scale_feat, decoded)
                 decoded.append(tf.round(y_slice - mean) + mean)
-    net = IntegerNet.from_keras(model.hyper_synthesis, z_all, 0, PARAM_EXPONENT)
+    net = IntegerNet.from_keras(model.hyper_synthesis, z_all, z_exponent(c), PARAM_EXPONENT)
     arrays.update(net.to_arrays("int/hyper_synthesis"))
     for i in range(c.num_slices if c.channelwise else 0):
         for kind, keras_net in (("mean", model.mean_nets[i]), ("scale", model.scale_nets[i])):

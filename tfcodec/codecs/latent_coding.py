@@ -71,6 +71,12 @@ class LatentCoder:
         self.gauss_lookup = rangecoder.Lookup(self.gauss_table)
         self.z_lookup = rangecoder.Lookup(self.z_table)
         self.hyper_synthesis = IntegerNet.from_arrays(coding, "int/hyper_synthesis")
+        # Imported models: z's bin centres (fixed point at the hyper-synthesis' input
+        # exponent) and thresholds of linear scales (HyperpriorConfig.z_offsets, .linear_scales).
+        self.z_centres = np.asarray(coding["factorized/centres"], np.int64) if "factorized/centres" in coding \
+            else np.zeros(self.z_table.shape[0], np.int64)
+        self.thresholds = np.asarray(coding["gaussian/thresholds"], np.int64) \
+            if "gaussian/thresholds" in coding else tables.scale_thresholds()
         slices = range(config.num_slices) if config.channelwise else ()
         self.mean_nets = [IntegerNet.from_arrays(coding, f"int/mean_{i}") for i in slices]
         self.scale_nets = [IntegerNet.from_arrays(coding, f"int/scale_{i}") for i in slices]
@@ -78,8 +84,9 @@ class LatentCoder:
     # -- the integer entropy-parameter path ----------------------------------
 
     def features(self, z_int):
-        """(mean features or None, scale features), fixed point at PARAM_EXPONENT."""
-        features = self.hyper_synthesis(z_int)
+        """(mean features or None, scale features), fixed point at PARAM_EXPONENT, of the
+        coded hyper-latent (integers about the bin centres)."""
+        features = self.hyper_synthesis(z_int * 2**self.hyper_synthesis.input_exponent + self.z_centres)
         if self.config.predict_means:
             m = features.shape[-1] // 2
             return features[..., :m], features[..., m:]
@@ -106,7 +113,8 @@ class LatentCoder:
         `decode` rebuilds from the strings.
         """
         y = np.asarray(y, np.float64)
-        z_int = np.rint(np.asarray(z, np.float64)).astype(np.int64)
+        centres = self.z_centres / 2.0**self.hyper_synthesis.input_exponent
+        z_int = np.rint(np.asarray(z, np.float64) - centres).astype(np.int64)
         z_values = (z_int + self.z_offsets).transpose(2, 0, 1)  # (C, h, w)
         z_index = np.broadcast_to(np.arange(z_values.shape[0])[:, None, None], z_values.shape)
         mean_feat, scale_feat = self.features(z_int[None])
@@ -115,7 +123,7 @@ class LatentCoder:
             mean, log_scale = self.slice_parameters(i, mean_feat, scale_feat, decoded)
             mean, log_scale = mean[0], log_scale[0]
             symbols = np.floor(y_slice - mean / 2.0**PARAM_EXPONENT + 0.5).astype(np.int64)
-            index = tables.scale_indices(log_scale)
+            index = tables.scale_indices(log_scale, self.thresholds)
             coded.append(((symbols + self.gauss_offsets[index]).transpose(2, 0, 1),
                           index.transpose(2, 0, 1)))
             decoded.append(saturate(symbols * 2**PARAM_EXPONENT + mean)[None])
@@ -165,7 +173,7 @@ class LatentCoder:
         decoded = []
         for i in range(c.num_slices):
             mean, log_scale = self.slice_parameters(i, mean_feat, scale_feat, decoded)
-            index = tables.scale_indices(log_scale[0]).transpose(2, 0, 1)
+            index = tables.scale_indices(log_scale[0], self.thresholds).transpose(2, 0, 1)
             part = strings[streams * (i + 1):streams * (i + 2)]
             values = rangecoder.decode_index(self.gauss_lookup, _to_streams(index, streams), part,
                                              stream_rank=1).reshape(width, lh, lw)

@@ -85,11 +85,14 @@ class DeepFactorized(keras.layers.Layer):
         mass = tf.reshape(tf.transpose(mass[:, 0, :]), shape)
         return lower_bound(mass, LIKELIHOOD_BOUND)
 
-    def pmf_numpy(self, support):
-        """Probability of each integer in `support` (1-D int array) per channel: (C, n)."""
-        x = tf.constant(np.asarray(support, np.float32)[None, None, :])
+    def pmf_numpy(self, support, offsets=None):
+        """Probability of each integer in `support` (1-D int array) per channel: (C, n);
+        with per-channel `offsets` (C,), of support + offset (bins centred there)."""
         channels = self.matrices[0].shape[0]
-        x = tf.tile(x, (channels, 1, 1))
+        x = np.tile(np.asarray(support, np.float32)[None, None, :], (channels, 1, 1))
+        if offsets is not None:
+            x = x + np.asarray(offsets, np.float32)[:, None, None]
+        x = tf.constant(x)
         lower = tf.sigmoid(self.logits_cdf(x - 0.5))
         upper = tf.sigmoid(self.logits_cdf(x + 0.5))
         return (upper - lower)[:, 0, :].numpy().astype(np.float64)

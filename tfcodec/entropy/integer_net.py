@@ -17,8 +17,11 @@ path run on integers:
 Products are below 2**35 and sums of at most a few thousand of them below
 2**47, so float64 BLAS computes them exactly in any order: the result is the
 same integer on every machine, yet the speed is that of a float64 GEMM.
-Supported layers: stride-1 'same' Conv2D with odd kernels, ReLU, DepthToSpace.
-Only numpy is imported: the edge runtime uses this module as it is.
+Supported layers: stride-1 'same' Conv2D with odd kernels, ReLU, LeakyReLU
+(the negative side times a Q16 slope, floored), DepthToSpace, and 5x5 stride-2
+transposed convolutions, which become a 3x3 convolution and a DepthToSpace
+(`tfcodec.subpixel`, exact). Only numpy is imported: the edge runtime uses this
+module as it is.
 """
 
 import numpy as np
@@ -30,7 +33,9 @@ WEIGHT_BITS = 15  # |w_int| < 2**15
 # the decoded latent fed back as context: 1/256 resolution.
 PARAM_EXPONENT = 8
 
-_CONV, _RELU, _DEPTH_TO_SPACE = 0, 1, 2
+_CONV, _RELU, _DEPTH_TO_SPACE, _LEAKY_RELU = 0, 1, 2, 3
+# LeakyReLU slopes are stored as integers at this exponent: x < 0 -> floor(x * slope >> 16).
+SLOPE_EXPONENT = 16
 
 
 def saturate(values):
@@ -84,6 +89,18 @@ def _exact_conv(x, weights, bias, matrix=None):
     return acc.astype(np.int64) + bias
 
 
+def _float_conv(x, kernel, bias):
+    """Stride-1 'same' float convolution (calibration of a rewritten layer)."""
+    kh, kw, cin, cout = kernel.shape
+    n, h, w, _ = x.shape
+    padded = np.pad(np.asarray(x, np.float64), ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    out = np.zeros((n, h, w, cout)) + bias
+    for i in range(kh):
+        for j in range(kw):
+            out += padded[:, i:i + h, j:j + w] @ kernel[i, j]
+    return out.astype(np.float32)
+
+
 def depth_to_space(x, block):
     """TF's depth_to_space (DCR order) on an NHWC array."""
     n, h, w, c = x.shape
@@ -110,18 +127,33 @@ class IntegerNet:
         """
         import keras
 
+        from tfcodec.models.transforms import CenteredConv2D, CenteredConv2DTranspose
+        from tfcodec.subpixel import subpixel_kernel
+
         layers, exponent = [], int(input_exponent)
         if isinstance(calibration_inputs, np.ndarray):
             calibration_inputs = [calibration_inputs]
         activations = [np.asarray(a, np.float32) for a in calibration_inputs]
         keras_layers = list(model.layers)
-        last_conv = max(i for i, l in enumerate(keras_layers) if isinstance(l, keras.layers.Conv2D))
+        convs = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
+        last_conv = max(i for i, l in enumerate(keras_layers) if isinstance(l, convs))
         for i, layer in enumerate(keras_layers):
-            if isinstance(layer, keras.layers.Conv2D):
-                if tuple(layer.strides) != (1, 1) or layer.padding != "same" or layer.kernel_size[0] % 2 == 0:
+            if isinstance(layer, convs):
+                transposed = isinstance(layer, keras.layers.Conv2DTranspose)
+                if transposed:
+                    if not (isinstance(layer, CenteredConv2DTranspose) or layer.padding == "same") \
+                            or tuple(layer.kernel_size) != (5, 5) or tuple(layer.strides) != (2, 2):
+                        raise ValueError(f"{layer.name}: integer nets take 5x5 stride-2 transposed convs")
+                elif tuple(layer.strides) != (1, 1) or layer.kernel_size[0] % 2 == 0 \
+                        or not (layer.padding == "same" or isinstance(layer, CenteredConv2D)):
                     raise ValueError(f"{layer.name}: integer nets need stride-1 'same' odd-kernel convs")
-                activations = [np.asarray(layer(a)) for a in activations]
                 kernel, bias = [np.asarray(v, np.float64) for v in layer.get_weights()]
+                if transposed:  # its output before depth_to_space: what the integer conv computes
+                    kernel, bias = subpixel_kernel(
+                        kernel, bias, "centered" if isinstance(layer, CenteredConv2DTranspose) else "same")
+                    activations = [_float_conv(a, kernel, bias) for a in activations]
+                else:
+                    activations = [np.asarray(layer(a)) for a in activations]
                 if i == last_conv:
                     out_exp = int(output_exponent)
                 else:
@@ -137,6 +169,13 @@ class IntegerNet:
                 layers.append({"kind": _CONV, "weights": w_int, "bias": b_int,
                                "shift": (acc_exp - out_exp).astype(np.int64)})
                 exponent = out_exp
+                if transposed:
+                    activations = [depth_to_space(a, 2) for a in activations]
+                    layers.append({"kind": _DEPTH_TO_SPACE, "block": 2})
+            elif isinstance(layer, keras.layers.LeakyReLU):
+                activations = [np.asarray(layer(a)) for a in activations]
+                slope = int(round(float(layer.negative_slope) * 2**SLOPE_EXPONENT))
+                layers.append({"kind": _LEAKY_RELU, "slope": slope})
             elif isinstance(layer, keras.layers.ReLU):
                 activations = [np.asarray(layer(a)) for a in activations]
                 layers.append({"kind": _RELU})
@@ -161,6 +200,8 @@ class IntegerNet:
                 x = saturate(_shift_round(acc, layer["shift"]))
             elif kind == _RELU:
                 x = np.maximum(x, 0)
+            elif kind == _LEAKY_RELU:
+                x = np.where(x < 0, (x * layer["slope"]) >> SLOPE_EXPONENT, x)
             else:
                 x = depth_to_space(x, layer["block"])
         return x
@@ -171,7 +212,9 @@ class IntegerNet:
         """Flat dict of numpy arrays (for an .npz bundle)."""
         out = {f"{prefix}/io": np.array([self.input_exponent, self.output_exponent, len(self.layers)], np.int64)}
         for i, layer in enumerate(self.layers):
-            out[f"{prefix}/{i}/kind"] = np.array([layer["kind"], layer.get("block", 0)], np.int64)
+            # The second number is the layer's one parameter: a block size or a slope.
+            out[f"{prefix}/{i}/kind"] = np.array([layer["kind"], layer.get("block", layer.get("slope", 0))],
+                                                 np.int64)
             if layer["kind"] == _CONV:
                 out[f"{prefix}/{i}/weights"] = layer["weights"].astype(np.int16)
                 out[f"{prefix}/{i}/bias"] = layer["bias"].astype(np.int64)
@@ -184,6 +227,8 @@ class IntegerNet:
         layers = []
         for i in range(count):
             kind, block = (int(v) for v in arrays[f"{prefix}/{i}/kind"])
+            if kind not in (_CONV, _RELU, _DEPTH_TO_SPACE, _LEAKY_RELU):
+                raise ValueError(f"{prefix}: layer {i} is of unknown kind {kind}")
             layer = {"kind": kind}
             if kind == _CONV:
                 layer.update(weights=np.asarray(arrays[f"{prefix}/{i}/weights"], np.int64),
@@ -191,5 +236,7 @@ class IntegerNet:
                              shift=np.asarray(arrays[f"{prefix}/{i}/shift"], np.int64))
             elif kind == _DEPTH_TO_SPACE:
                 layer["block"] = block
+            elif kind == _LEAKY_RELU:
+                layer["slope"] = block
             layers.append(layer)
         return cls(layers, input_exp, output_exp)

@@ -30,15 +30,19 @@ def scale_table():
     return np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), SCALE_LEVELS))
 
 
-def scale_thresholds():
-    """Fixed-point log-scale thresholds: index = number of thresholds strictly below."""
-    logs = np.log(scale_table()[:-1])
-    return np.floor(logs * 2**PARAM_EXPONENT).astype(np.int64)
+def scale_thresholds(linear=False):
+    """Fixed-point thresholds of log-scales (or, `linear`, of scales themselves, as an
+    imported CompressAI model predicts them): index = number of thresholds strictly below."""
+    edges = scale_table()[:-1]
+    return np.floor((edges if linear else np.log(edges)) * 2**PARAM_EXPONENT).astype(np.int64)
 
 
-def scale_indices(log_scale_fixed):
-    """Table row for each fixed-point log-scale: the smallest table scale >= the scale."""
-    return np.searchsorted(scale_thresholds(), np.asarray(log_scale_fixed, np.int64), side="left")
+def scale_indices(log_scale_fixed, thresholds=None):
+    """Table row for each fixed-point log-scale (or scale, with linear `thresholds`):
+    the smallest table scale >= the scale."""
+    if thresholds is None:
+        thresholds = scale_thresholds()
+    return np.searchsorted(thresholds, np.asarray(log_scale_fixed, np.int64), side="left")
 
 
 def _normal_cdf(x):
@@ -74,7 +78,8 @@ def gaussian_tables(precision=PRECISION):
 
 
 def factorized_tables(pmf_fn, channels, precision=PRECISION, search_radius=256):
-    """(lookup, offsets) per channel for a density given as pmf_fn(support) -> (C, n)."""
+    """(lookup, offsets) per channel for a density given as pmf_fn(support) -> (C, n):
+    row c codes the integer v (z rounded about its channel's bin centre) as v + offsets[c]."""
     support = np.arange(-search_radius, search_radius + 1)
     pmf = pmf_fn(support)
     pmfs, offsets = [], []

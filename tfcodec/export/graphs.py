@@ -33,6 +33,8 @@ import tempfile
 
 import numpy as np
 
+from tfcodec.subpixel import subpixel_kernel
+
 MODES = ("float32", "float16", "int8")
 GDN_FORMS = ("rsqrt", "log-exp")
 # Fraction of each activation's calibration values left outside its int8 range at
@@ -75,35 +77,20 @@ def _gdn(layer, x, form):
     raise ValueError(f"GDN form must be one of {GDN_FORMS}")
 
 
-# Kernel taps of a 5x5 stride-2 'same' transposed convolution seen by each output
-# phase, for input offsets -1, 0, +1 (None: no tap). Output 2m takes x[m] w[1] +
-# x[m-1] w[3]; output 2m+1 takes x[m+1] w[0] + x[m] w[2] + x[m-1] w[4] (TF pads the
-# equivalent strided convolution by 1 before, 2 after).
-_PHASE_TAPS = {0: (3, 1, None), 1: (4, 2, 0)}
-
-
-def subpixel_kernel(kernel, bias):
-    """(3x3 conv kernel with 4x the outputs, bias): a 5x5 stride-2 'same' Conv2DTranspose
-    as a stride-1 convolution followed by depth_to_space(2) (DCR order)."""
-    kernel = np.asarray(kernel, np.float32)          # (5, 5, out, in)
-    _, _, c_out, c_in = kernel.shape
-    sub = np.zeros((3, 3, c_in, 2, 2, c_out), np.float32)
-    for py in (0, 1):
-        for px in (0, 1):
-            for ty, ky in enumerate(_PHASE_TAPS[py]):
-                for tx, kx in enumerate(_PHASE_TAPS[px]):
-                    if ky is not None and kx is not None:
-                        sub[ty, tx, :, py, px, :] = kernel[ky, kx].T
-    return sub.reshape(3, 3, c_in, 4 * c_out), np.tile(np.asarray(bias, np.float32), 4)
-
-
-def _is_subpixel_able(layer):
+def _subpixel_alignment(layer):
+    """"same" or "centered" for a 5x5 stride-2 transposed convolution the sub-pixel
+    rewrite covers (`tfcodec.subpixel`), None for any other layer."""
     import keras
 
-    return (isinstance(layer, keras.layers.Conv2DTranspose) and tuple(layer.kernel_size) == (5, 5)
-            and tuple(layer.strides) == (2, 2) and layer.padding == "same"
-            and tuple(layer.dilation_rate) == (1, 1) and layer.use_bias
-            and layer.activation is keras.activations.linear)
+    from tfcodec.models.transforms import CenteredConv2DTranspose
+
+    if not (isinstance(layer, keras.layers.Conv2DTranspose) and tuple(layer.kernel_size) == (5, 5)
+            and tuple(layer.strides) == (2, 2) and tuple(layer.dilation_rate) == (1, 1)
+            and layer.use_bias and layer.activation is keras.activations.linear):
+        return None
+    if isinstance(layer, CenteredConv2DTranspose):
+        return "centered"
+    return "same" if layer.padding == "same" else None
 
 
 def _subpixel(kernel_and_bias, x):
@@ -114,11 +101,15 @@ def _subpixel(kernel_and_bias, x):
     return tf.nn.depth_to_space(y, 2)
 
 
-def _transposed(kernel_and_bias, x):
+def _transposed(kernel_and_bias, x, alignment="same"):
     import tensorflow as tf
 
     kernel, bias = kernel_and_bias
     shape = tf.shape(x)
+    if alignment == "centered":  # 'valid' (2h + 3 rows) cropped 2 before, 1 after
+        out = tf.stack([shape[0], 2 * shape[1] + 3, 2 * shape[2] + 3, kernel.shape[2]])
+        y = tf.nn.conv2d_transpose(x, tf.constant(kernel), out, strides=2, padding="VALID")
+        return y[:, 2:2 + 2 * shape[1], 2:2 + 2 * shape[2], :] + tf.constant(bias)
     out = tf.stack([shape[0], 2 * shape[1], 2 * shape[2], kernel.shape[2]])
     return tf.nn.conv2d_transpose(x, tf.constant(kernel), out, strides=2, padding="SAME") + tf.constant(bias)
 
@@ -131,7 +122,8 @@ def layer_rewrites(sequential, subpixel=True, input_scale=None):
     rewrites = {}
     for i, layer in enumerate(sequential.layers):
         scaled = i == 0 and input_scale is not None
-        if not _is_subpixel_able(layer):
+        alignment = _subpixel_alignment(layer)
+        if alignment is None:
             if scaled:
                 raise ValueError(f"cannot fold an input scale into {layer.name}")
             continue
@@ -139,8 +131,12 @@ def layer_rewrites(sequential, subpixel=True, input_scale=None):
             kernel, bias = np.asarray(layer.kernel, np.float32), np.asarray(layer.bias, np.float32)
             if scaled:
                 kernel = kernel / np.asarray(input_scale, np.float32)      # (5, 5, out, in)
-            rewrites[i] = (functools.partial(_subpixel, subpixel_kernel(kernel, bias)) if subpixel
-                           else functools.partial(_transposed, (kernel, bias)))
+            if subpixel:
+                sub_kernel, sub_bias = subpixel_kernel(kernel, bias, alignment)
+                rewrites[i] = functools.partial(_subpixel, (sub_kernel.astype(np.float32),
+                                                            sub_bias.astype(np.float32)))
+            else:
+                rewrites[i] = functools.partial(_transposed, (kernel, bias), alignment=alignment)
     return rewrites
 
 

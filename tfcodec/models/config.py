@@ -39,11 +39,64 @@ class HyperpriorConfig(_JsonConfig):
     gain_levels: int = 8
     lambda_min: float = 0.0015
     lambda_max: float = 0.15
+    layout: str = "tfcodec"
+
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {self.layout!r}: one of {', '.join(LAYOUTS)}")
+        if self.layout != "tfcodec" and self.channelwise:
+            raise ValueError(f"the {self.layout} layout has no channel-wise model")
 
     @property
     def channelwise(self):
         return bool(self.slice_hidden)
 
+    @property
+    def fixed_rate(self):
+        """One rate point (an imported model: its lambda), whatever the quality."""
+        return self.lambda_min == self.lambda_max
+
+    # What the layout fixes (see LAYOUTS).
+
+    @property
+    def centered_convs(self):
+        """Convolutions padded by kernel // 2 on each side (PyTorch's and TFC's alignment),
+        not TensorFlow's 'same' (which pads a stride-2 layer 1 before and 2 after)."""
+        return self.layout != "tfcodec"
+
+    @property
+    def hyper_input_abs(self):
+        """The scale hyperprior's hyper-analysis sees |y| (Ballé 2018) in both references."""
+        return self.layout != "tfcodec" and not self.predict_means
+
+    @property
+    def hyper_activation(self):
+        return "leaky_relu" if self.layout == "compressai" and self.predict_means else "relu"
+
+    @property
+    def linear_scales(self):
+        """The hyper-synthesis gives scales themselves (CompressAI, bounded below by
+        SCALE_MIN), not log-scales (tfcodec; TFC's scale indexes, an affine map of
+        the log-scale, are folded into its last layer on import)."""
+        return self.layout == "compressai"
+
+    @property
+    def z_offsets(self):
+        """z is quantised around a per-channel offset (CompressAI's entropy-bottleneck
+        medians, TFC's quantization offsets) rather than the integers."""
+        return self.layout != "tfcodec"
+
+    @property
+    def prior_filters(self):
+        """Hidden widths of the hyper-latent's deep factorized density."""
+        return (3, 3, 3, 3) if self.layout == "compressai" else (3, 3, 3)
+
+
+# Where a hyperprior model's layers come from: "tfcodec" (ours: TensorFlow's 'same'
+# padding, a sub-pixel hyper-synthesis, log-scales) or the layout of a model imported
+# from CompressAI or tensorflow-compression (TFC), computed exactly as there:
+# `tfcodec import-weights` and docs/interop.md.
+LAYOUTS = ("tfcodec", "compressai", "tfc")
 
 HYPERPRIOR_CONFIGS = {
     # Paper sizes (Ballé 2018: N=128 low rates / 192 high; Minnen 2018: 192/320;
@@ -56,6 +109,25 @@ HYPERPRIOR_CONFIGS = {
     "mbt2018-mean-small": HyperpriorConfig("mbt2018-mean", 64, 128, 64, 64),
     "cw2020-small": HyperpriorConfig("cw2020", 64, 128, 64, 64, num_slices=4, slice_hidden=(96, 64)),
 }
+
+# CompressAI's zoo sizes (compressai.zoo's cfgs): (N, M) per quality, and the lambda each
+# quality was trained with (MSE). Imports of zoo checkpoints use these names.
+COMPRESSAI_LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.1800}
+COMPRESSAI_ARCHS = {"bmshj2018-hyperprior": ("bmshj2018", False, 5), "mbt2018-mean": ("mbt2018-mean", True, 4)}
+
+
+def compressai_config(arch, num_filters, latent_channels, lmbda):
+    """A CompressAI model's config: bmshj2018-hyperprior (scale) or mbt2018-mean."""
+    family, means, _ = COMPRESSAI_ARCHS[arch]
+    return HyperpriorConfig(family, num_filters, latent_channels, num_filters, num_filters,
+                            predict_means=means, gain_levels=2, lambda_min=lmbda, lambda_max=lmbda,
+                            layout="compressai")
+
+
+for _arch, (_, _, _last_small) in COMPRESSAI_ARCHS.items():
+    for _q, _lmbda in COMPRESSAI_LAMBDAS.items():
+        _n, _m = (128, 192) if _q <= _last_small else (192, 320)
+        HYPERPRIOR_CONFIGS[f"compressai-{_arch}-q{_q}"] = compressai_config(_arch, _n, _m, _lmbda)
 
 # Shipped (the default model): cw2020-small over a wider rate range, 0.055 to 1.5 bpp on
 # Kodak: cw2020-small's lambda spacing per gain level (a factor 1.93) with three levels

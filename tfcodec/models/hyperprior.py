@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfcodec.entropy.densities import DeepFactorized, gaussian_likelihood, scale_from_log
+from tfcodec.entropy.densities import SCALE_MAX, SCALE_MIN, DeepFactorized, gaussian_likelihood, scale_from_log
 from tfcodec.models import transforms
 from tfcodec.models.config import HyperpriorConfig
 from tfcodec.models.gains import RATE_RANGE_FIELDS, QualityGains, adapt_gain_table, lambda_for_quality
@@ -50,12 +50,15 @@ class HyperpriorModel(keras.Model):
             config = HyperpriorConfig.from_dict(config)
         self.config = config
         c = config
-        self.analysis = transforms.analysis_transform(c.num_filters, c.latent_channels)
-        self.synthesis = transforms.synthesis_transform(c.num_filters)
-        self.hyper_analysis = transforms.hyper_analysis_transform(c.hyper_filters, c.hyper_channels)
+        imported = c.layout != "tfcodec"
+        self.analysis = transforms.analysis_transform(c.num_filters, c.latent_channels, centered=imported)
+        self.synthesis = transforms.synthesis_transform(c.num_filters, centered=imported)
+        self.hyper_analysis = transforms.hyper_analysis_transform(
+            c.hyper_filters, c.hyper_channels, config=c if imported else None)
         feature_channels = c.latent_channels * (2 if c.predict_means else 1)
-        self.hyper_synthesis = transforms.hyper_synthesis_transform(c.hyper_filters, feature_channels)
-        self.hyper_prior = DeepFactorized(name="hyper_prior", dtype="float32")
+        self.hyper_synthesis = (transforms.imported_hyper_synthesis(c, feature_channels) if imported else
+                                transforms.hyper_synthesis_transform(c.hyper_filters, feature_channels))
+        self.hyper_prior = DeepFactorized(c.prior_filters, name="hyper_prior", dtype="float32")
         self.gains = QualityGains(c.latent_channels, c.gain_levels, name="gains", dtype="float32")
         if c.latent_channels % c.num_slices:
             raise ValueError("latent_channels must divide into num_slices")
@@ -65,6 +68,10 @@ class HyperpriorModel(keras.Model):
             for i in range(c.num_slices):
                 for nets, role in ((self.mean_nets, "mean"), (self.scale_nets, "scale"), (self.lrp_nets, "lrp")):
                     nets.append(transforms.parameter_net(c.slice_hidden, self.slice_channels, f"{role}_{i}"))
+        if c.z_offsets:
+            # Per-channel centre of z's quantisation bins (see HyperpriorConfig.z_offsets).
+            self.z_offset = self.add_weight(name="z_offset", shape=(c.hyper_channels,),
+                                            initializer="zeros", trainable=False, dtype="float32")
 
     def get_config(self):
         return {"config": self.config.to_json()}
@@ -75,6 +82,18 @@ class HyperpriorModel(keras.Model):
         return cls(HyperpriorConfig.from_dict(json.loads(config["config"])))
 
     # -- pieces shared with the coding path --------------------------------
+
+    def quantise_z(self, z):
+        """z rounded to its bins' centres: the integers, or round(z - offset) + offset."""
+        if not self.config.z_offsets:
+            return tf.round(z)
+        return tf.round(z - self.z_offset) + self.z_offset
+
+    def scales(self, scale_features):
+        """Gaussian scales from the hyper-synthesis' scale features, bounded as the tables are."""
+        if self.config.linear_scales:
+            return tf.clip_by_value(scale_features, SCALE_MIN, SCALE_MAX)
+        return scale_from_log(scale_features)
 
     def split_features(self, features):
         """Hyper-synthesis output -> (mean features or None, scale features)."""
@@ -119,9 +138,13 @@ class HyperpriorModel(keras.Model):
         """
         c = self.config
         _, inverse_gain = self.gains(quality)
+        if c.z_offsets:
+            z_hat = round_straight_through(z - self.z_offset) + self.z_offset
+        else:
+            z_hat = round_straight_through(z)
         z_bits = -tf.reduce_sum(
-            tf.math.log(self.hyper_prior(_uniform_noise(z) if training else tf.round(z))), axis=(1, 2, 3))
-        features = _float32(self.hyper_synthesis(round_straight_through(z)))
+            tf.math.log(self.hyper_prior(_uniform_noise(z) if training else z_hat)), axis=(1, 2, 3))
+        features = _float32(self.hyper_synthesis(z_hat))
         mean_features, scale_features = self.split_features(features)
 
         y_slices = tf.split(y, c.num_slices, axis=-1)
@@ -130,7 +153,7 @@ class HyperpriorModel(keras.Model):
             mean, log_scale = self.slice_parameters(i, mean_features, scale_features, decoded)
             if mean is None:
                 mean = tf.zeros_like(y_slice)
-            scale = scale_from_log(log_scale)
+            scale = self.scales(log_scale)
             y_rate = _uniform_noise(y_slice) if training else tf.round(y_slice - mean) + mean
             y_log_lik += tf.reduce_sum(
                 tf.math.log(gaussian_likelihood(y_rate, mean, scale)), axis=(1, 2, 3))
