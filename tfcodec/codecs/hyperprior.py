@@ -76,6 +76,8 @@ class HyperpriorCodec:
 
     @property
     def rate_settings(self):
+        if self.config.fixed_rate:  # an imported model: one rate, whatever the quality
+            return [1.0]
         return [round(q, 3) for q in np.linspace(0.0, 1.0, 9)]
 
     # -- encoder -----------------------------------------------------------------

@@ -142,12 +142,22 @@ def layer_rewrites(sequential, subpixel=True, input_scale=None):
 
 def run_sequential(sequential, x, gdn="rsqrt", rewrites=None):
     """A Keras Sequential applied layer by layer, GDN in an integer-friendly form, and the
-    layers in `rewrites` (from `layer_rewrites`) replaced."""
+    layers in `rewrites` (from `layer_rewrites`) replaced. An imported model's |x| and
+    LeakyReLU become max(x, -x) and max(x, slope * x): the Edge TPU has no ABS or
+    LEAKY_RELU, but MUL and MAXIMUM."""
+    import keras
+    import tensorflow as tf
+
     from tfcodec.layers import GDN
+    from tfcodec.models.transforms import Abs
 
     for i, layer in enumerate(sequential.layers):
         if isinstance(layer, GDN):
             x = _gdn(layer, x, gdn)
+        elif isinstance(layer, Abs):
+            x = tf.maximum(x, x * tf.constant(-1.0))
+        elif isinstance(layer, keras.layers.LeakyReLU):
+            x = tf.maximum(x, x * tf.constant(float(layer.negative_slope)))
         elif rewrites and i in rewrites:
             x = rewrites[i](x)
         else:

@@ -4,9 +4,11 @@ Training path only lives here (noisy/straight-through quantisation and
 likelihoods). Coding with real streams is in `tfcodec.codecs.hyperprior`, which
 reuses these transforms and the integer entropy-parameter path.
 
-Quantisation proxy ("mixed"): the rate term sees y + uniform noise, while the
-decoder and the slice context see round(y - mean) + mean with a straight-through
-gradient, as in Minnen & Singh 2020.
+Quantisation proxy ("mixed", the default): the rate term sees y + uniform noise,
+while the decoder and the slice context see round(y - mean) + mean with a
+straight-through gradient, as in Minnen & Singh 2020. "noise" feeds the noisy
+latents to the decoder too (y and z), as Ballé 2018 and tensorflow-compression's
+model scripts train: benchmarks/compare_tfc.py uses it for a like-for-like run.
 
 Precision: the wide layers of the analysis and synthesis transforms follow
 Keras's dtype policy, so training under `mixed_bfloat16` runs them in bfloat16
@@ -123,28 +125,32 @@ class HyperpriorModel(keras.Model):
         x, quality = inputs
         return self.forward(x, quality, training=training)
 
-    def forward(self, x, quality, training=True):
-        """x in [0, 1], (B, H, W, 3); quality (B,). Returns x_hat and bits per image."""
+    def forward(self, x, quality, training=True, proxy="mixed"):
+        """x in [0, 1], (B, H, W, 3); quality (B,). Returns x_hat and bits per image.
+        `proxy`: the quantisation proxy in training, "mixed" or "noise" (module docstring)."""
         gain, _ = self.gains(quality)
         y = _float32(self.analysis(x)) * gain[:, None, None, :]
         z = _float32(self.hyper_analysis(y))
-        return self.forward_latents(y, z, quality, training=training)
+        return self.forward_latents(y, z, quality, training=training, proxy=proxy)
 
-    def forward_latents(self, y, z, quality, training=True):
+    def forward_latents(self, y, z, quality, training=True, proxy="mixed"):
         """`forward` from the gained latent y and hyper-latent z on.
 
         Split out so that an encoder can search for better latents than the
         analysis gives (`tfcodec.codecs.refine`) through the training objective.
         """
         c = self.config
+        if proxy not in ("mixed", "noise"):
+            raise ValueError(f"proxy must be 'mixed' or 'noise', not {proxy!r}")
+        noise_only = training and proxy == "noise"
         _, inverse_gain = self.gains(quality)
         if c.z_offsets:
             z_hat = round_straight_through(z - self.z_offset) + self.z_offset
         else:
             z_hat = round_straight_through(z)
-        z_bits = -tf.reduce_sum(
-            tf.math.log(self.hyper_prior(_uniform_noise(z) if training else z_hat)), axis=(1, 2, 3))
-        features = _float32(self.hyper_synthesis(z_hat))
+        z_tilde = _uniform_noise(z) if training else z_hat
+        z_bits = -tf.reduce_sum(tf.math.log(self.hyper_prior(z_tilde)), axis=(1, 2, 3))
+        features = _float32(self.hyper_synthesis(z_tilde if noise_only else z_hat))
         mean_features, scale_features = self.split_features(features)
 
         y_slices = tf.split(y, c.num_slices, axis=-1)
@@ -157,7 +163,7 @@ class HyperpriorModel(keras.Model):
             y_rate = _uniform_noise(y_slice) if training else tf.round(y_slice - mean) + mean
             y_log_lik += tf.reduce_sum(
                 tf.math.log(gaussian_likelihood(y_rate, mean, scale)), axis=(1, 2, 3))
-            y_hat = round_straight_through(y_slice - mean) + mean
+            y_hat = y_rate if noise_only else round_straight_through(y_slice - mean) + mean
             decoded.append(y_hat)
             if c.channelwise:
                 y_hat = y_hat + self.latent_residual(i, mean_features, decoded)
@@ -167,9 +173,9 @@ class HyperpriorModel(keras.Model):
         ln2 = tf.math.log(2.0)
         return {"x_hat": x_hat, "y_bits": -y_log_lik / ln2, "z_bits": z_bits / ln2}
 
-    def rd_loss(self, x, quality, training=True):
+    def rd_loss(self, x, quality, training=True, proxy="mixed"):
         """Per-image loss bpp + lambda(q) * MSE (0-255 scale), and its parts."""
-        out = self.forward(x, quality, training=training)
+        out = self.forward(x, quality, training=training, proxy=proxy)
         pixels = tf.cast(tf.shape(x)[1] * tf.shape(x)[2], tf.float32)
         bpp = (out["y_bits"] + out["z_bits"]) / pixels
         mse = tf.reduce_mean(tf.square(out["x_hat"] - x), axis=(1, 2, 3)) * 255.0**2

@@ -1,0 +1,107 @@
+"""CompressAI models imported into tfcodec compute what CompressAI computes.
+
+Golden vectors: `tools/make_compressai_vectors.py`, run in its own venv with
+compressai 1.2.8 and torch (never a dependency of tfcodec), writes random
+models with non-trivial parameters (GDN away from its initial values, the
+entropy bottleneck's medians off the integers) as CompressAI saves them, and
+what CompressAI computes on tests/data/golden_image.png (edge-padded to
+192x128). These tests import the checkpoints without torch and compare.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfcodec import api, container
+from tfcodec.errors import FormatError
+from tfcodec.evaluate.metrics import psnr
+from tfcodec.importers import torch_checkpoint
+from tfcodec.importers.bundle import save_imported
+from tfcodec.importers.compressai import model_from_state_dict
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "compressai")
+ARCHS = ("bmshj2018-hyperprior", "mbt2018-mean")
+HEIGHT, WIDTH = 120, 176   # the golden image, before CompressAI's padding to 128x192
+
+
+def _golden(arch):
+    with np.load(os.path.join(DATA, f"{arch}.npz")) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def _imported(arch, name=None):
+    state = torch_checkpoint.state_dict(torch_checkpoint.load(os.path.join(DATA, name or f"{arch}.pth.tar")))
+    return model_from_state_dict(state, arch, quality=3)
+
+
+def _close(actual, expected, what):
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    scale = max(float(np.max(np.abs(expected))), 1e-6)
+    error = float(np.max(np.abs(actual - expected))) / scale
+    assert error < 2e-5, f"{what}: max error {error:.2e} of its range"
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_transforms_compute_compressai_model(arch):
+    golden = _golden(arch)
+    _, model = _imported(arch)
+    x = tf.constant(golden["x"])
+    y = model.analysis(x)
+    _close(y, golden["y"], "analysis (g_a)")
+    _close(model.hyper_analysis(tf.constant(golden["y"])), golden["z"], "hyper-analysis (h_a)")
+    _close(model.quantise_z(tf.constant(golden["z"])), golden["z_hat"], "z quantised about the medians")
+    mean_features, scale_features = model.split_features(model.hyper_synthesis(tf.constant(golden["z_hat"])))
+    _close(scale_features, golden["scales_hat"], "scales (h_s)")
+    if "means_hat" in golden:
+        _close(mean_features, golden["means_hat"], "means (h_s)")
+    _close(model.synthesis(tf.constant(golden["y_hat"])), golden["x_hat"], "synthesis (g_s)")
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_likelihoods_match(arch):
+    """The rate the Keras model estimates (eval mode) is CompressAI's."""
+    golden = _golden(arch)
+    _, model = _imported(arch)
+    out = model.forward(tf.constant(golden["x"]), tf.ones((1,)), training=False)
+    bits = float(out["y_bits"][0] + out["z_bits"][0])
+    assert bits == pytest.approx(float(golden["likelihood_bits"]), rel=1e-3)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_stream_decodes_like_compressai(arch, tmp_path):
+    """A tfcodec file of the imported model decodes within 0.1 dB of CompressAI's own
+    decompress output, and its payload is within 2 % of CompressAI's strings."""
+    golden = _golden(arch)
+    _, model = _imported(arch)
+    save_imported(model, "compressai-test", str(tmp_path / "m.npz"), {"from": "compressai"})
+    codec = api.load_codec(str(tmp_path / "m.npz"))
+    original = np.floor(golden["x"][0, :HEIGHT, :WIDTH] * 255 + 0.5).astype(np.uint8)
+    data = codec.compress(original)
+    decoded = codec.decompress(data)
+    theirs = np.floor(golden["x_decompressed"][0, :HEIGHT, :WIDTH] * 255 + 0.5).astype(np.uint8)
+    assert abs(psnr(original, decoded) - psnr(original, theirs)) < 0.1
+    _, strings = container.unpack(data)
+    payload = sum(len(s) for s in strings)
+    assert abs(payload / int(golden["stream_bytes"]) - 1) < 0.02, (payload, int(golden["stream_bytes"]))
+
+
+def test_checkpoint_formats_import_alike():
+    """The legacy torch format and the training example's checkpoint give the same model."""
+    _, a = _imported("bmshj2018-hyperprior")
+    _, b = _imported("bmshj2018-hyperprior", "bmshj2018-hyperprior-legacy.pth.tar")
+    for u, v in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(u.numpy(), v.numpy())
+    name, _ = _imported("mbt2018-mean", "mbt2018-mean-checkpoint.pth.tar")
+    assert name.startswith("compressai-mbt2018-mean-q3")
+
+
+def test_wrong_architecture_is_refused():
+    state = torch_checkpoint.state_dict(torch_checkpoint.load(os.path.join(DATA, "mbt2018-mean.pth.tar")))
+    with pytest.raises(FormatError, match="shape|not a CompressAI"):
+        model_from_state_dict(state, "bmshj2018-hyperprior", 3)
+    with pytest.raises(FormatError, match="qualities are 1 to 8"):
+        model_from_state_dict(state, "mbt2018-mean", 9)
+    with pytest.raises(FormatError, match="not a CompressAI"):
+        model_from_state_dict({"conv.weight": np.zeros((1, 1, 1, 1))}, "mbt2018-mean", 3)
