@@ -5,7 +5,7 @@ Run from the repository root with the CompressAI venv (tools/make_venvs.sh):
     /work/compressai-venv/bin/python tools/make_compressai_vectors.py
 
 For bmshj2018-hyperprior (compressai.models.ScaleHyperprior) and mbt2018-mean
-(MeanScaleHyperprior), with N=32, M=48 at fixed seeds, it builds a model whose
+(MeanScaleHyperprior), with N=16, M=24 at fixed seeds, it builds a model whose
 parameters are not the trivial ones a fresh model has, so an importer that drops a
 bias, a reparametrization or the median shift fails the comparison:
 
@@ -25,15 +25,17 @@ bias, a reparametrization or the median shift fails the comparison:
 The input is tests/data/golden_image.png (176x120) padded by edge replication on the
 bottom and right to 192x128, as float in [0, 1]. Written to tests/data/compressai/:
 
-- <arch>.pth.tar: torch.save(model.state_dict()) in the zip format;
+- <arch>.pth.tar: torch.save(model.state_dict()) in the zip format; bmshj2018-hyperprior's
+  whole, as a zoo file is, the other files without the buffers CompressAI derives on
+  update() (the CDFs: the Gaussian conditional's alone is 800 kB), which tfcodec rebuilds;
 - bmshj2018-hyperprior-legacy.pth.tar: the same with _use_new_zipfile_serialization=False;
 - mbt2018-mean-checkpoint.pth.tar: what CompressAI's examples/train.py saves (epoch,
   state_dict, loss, optimizer, aux_optimizer, lr_scheduler), with optimizer states that
   hold tensors;
-- <arch>.npz (no pickles): NHWC float32 x, y, z (h_a(|y|) for the scale model, h_a(y) for
+- <arch>.npz (no pickles): NHWC x_uint8 (the input is x_uint8 / 255), float32 y, z (h_a(|y|) for the scale model, h_a(y) for
   the mean-scale one, as each model does), z_hat, medians, scales_hat (and
   means_hat for mbt2018-mean), y_hat, x_hat (g_s(y_hat), not clamped), x_decompressed
-  (CompressAI's compress then decompress, clamped), stream_bytes, likelihood_bits (of the
+  (CompressAI's compress then decompress, as uint8: floor(x * 255 + 0.5)), stream_bytes, likelihood_bits (of the
   eval forward), N, M, and every state-dict entry as state/<key> in its own dtype;
 - dtypes.pth.tar, dtypes-legacy.pth.tar and dtypes.npz: a few small tensors of each dtype,
   views (transposed, sliced, expanded, a scalar, an empty one) and a Parameter, and the
@@ -74,7 +76,7 @@ GDN = compressai.layers.GDN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "data", "compressai")
-N, M = 32, 48
+N, M = 16, 24
 ARCHS = {"bmshj2018-hyperprior": compressai.models.ScaleHyperprior,
          "mbt2018-mean": compressai.models.MeanScaleHyperprior}
 
@@ -189,9 +191,10 @@ def reference(model, x, arch):
     bits = sum(-torch.log2(lik).sum().item() for lik in out["likelihoods"].values())
     stream = model.compress(x)
     decoded = model.decompress(stream["strings"], stream["shape"])["x_hat"]
-    arrays = {"x": nhwc(x), "y": nhwc(y), "z": nhwc(z), "z_hat": nhwc(z_hat),
+    # The input and the decoded image are 8-bit images: stored as such (x = x_uint8 / 255 exactly).
+    arrays = {"x_uint8": np.round(nhwc(x) * 255).astype(np.uint8), "y": nhwc(y), "z": nhwc(z), "z_hat": nhwc(z_hat),
               "medians": medians.numpy().astype(np.float32), "scales_hat": nhwc(scales), "y_hat": nhwc(y_hat),
-              "x_hat": nhwc(out["x_hat"]), "x_decompressed": nhwc(decoded),
+              "x_hat": nhwc(out["x_hat"]), "x_decompressed": np.floor(nhwc(decoded) * 255 + 0.5).astype(np.uint8),
               "stream_bytes": np.int64(sum(len(s) for strings in stream["strings"] for s in strings)),
               "likelihood_bits": np.float64(bits), "N": np.int64(N), "M": np.int64(M)}
     if means is not None:
@@ -201,6 +204,14 @@ def reference(model, x, arch):
           f"|y| max {y.abs().max():.2f}, nonzero y_hat {(y_hat != 0).float().mean():.2f}, medians "
           f"{medians.min():.3f}..{medians.max():.3f}, {arrays['stream_bytes']} bytes, {bits:.0f} bits")
     return arrays
+
+
+DERIVED = ("_quantized_cdf", "_offset", "_cdf_length")
+
+
+def without_derived(state):
+    """A state dict without the coding tables update() derives (the importer rebuilds its own)."""
+    return type(state)((k, v) for k, v in state.items() if not k.endswith(DERIVED))
 
 
 def training_checkpoint(model, aux_optimizer):
@@ -213,7 +224,7 @@ def training_checkpoint(model, aux_optimizer):
     optimizer.step()
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "min")
     scheduler.step(1.25)
-    return {"epoch": 3, "state_dict": model.state_dict(), "loss": 1.25, "optimizer": optimizer.state_dict(),
+    return {"epoch": 3, "state_dict": without_derived(model.state_dict()), "loss": 1.25, "optimizer": optimizer.state_dict(),
             "aux_optimizer": aux_optimizer.state_dict(), "lr_scheduler": scheduler.state_dict()}
 
 
@@ -241,9 +252,12 @@ def main():
         print(arch)
         model, x, aux_optimizer = build(arch, seed)
         state = model.state_dict()
+        if arch != "bmshj2018-hyperprior":
+            state = without_derived(state)
         paths = {f"{arch}.pth.tar": state}
         if arch == "bmshj2018-hyperprior":
-            torch.save(state, os.path.join(OUT, f"{arch}-legacy.pth.tar"), _use_new_zipfile_serialization=False)
+            torch.save(without_derived(state), os.path.join(OUT, f"{arch}-legacy.pth.tar"),
+                       _use_new_zipfile_serialization=False)
             written.append(f"{arch}-legacy.pth.tar")
         else:
             paths[f"{arch}-checkpoint.pth.tar"] = training_checkpoint(model, aux_optimizer)
