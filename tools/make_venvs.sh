@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Virtual environments for the tools that write reference vectors with other frameworks.
+# tfcodec itself never imports them. Usage: tools/make_venvs.sh [compressai ...]
+# (no argument: all). Each venv has its own section, a function make_<name> listed in ALL.
+set -euo pipefail
+
+VENVS=${VENVS:-/work}
+
+# --- compressai venv ---
+# For tools/make_compressai_vectors.py. torch is the CPU wheel (from /opt/wheels here;
+# elsewhere `pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`).
+# compressai 1.2.8 requires torchvision and torch-geometric, which would pull a CUDA torch,
+# so it goes in with --no-deps, followed by what `import compressai.models, compressai.zoo`
+# really needs. compressai/__init__ imports its datasets and registry, hence torch-geometric
+# (pure Python, no torch requirement), pandas and requests. torchvision is left out: the
+# PyPI wheel matching torch 2.13 (0.28.0) is a CUDA build whose operators fail to load
+# beside torch+cpu ("operator torchvision::nms does not exist"), and compressai only lists
+# its transforms in a registry, so make_compressai_vectors.py puts an empty stand-in in
+# sys.modules when no working torchvision is installed. numpy stays below 2 as compressai
+# asks. pip check then reports only the packages left out on purpose (torchvision,
+# matplotlib, pybind11, tomli, wheel).
+make_compressai() {
+    local venv=$VENVS/compressai-venv
+    [ -x "$venv/bin/python" ] || python3.11 -m venv "$venv"
+    "$venv/bin/pip" install /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl
+    "$venv/bin/pip" install --no-deps compressai==1.2.8
+    "$venv/bin/pip" install "numpy<2" "pandas<3" scipy einops tqdm requests pillow \
+        pytorch-msssim torch-geometric
+    "$venv/bin/python" - <<'EOF'
+import sys, types
+try:
+    import torchvision  # noqa: F401
+except Exception:
+    for n in [n for n in sys.modules if n.split(".")[0] == "torchvision"]:
+        del sys.modules[n]
+    stub = types.ModuleType("torchvision")
+    stub.transforms = types.ModuleType("torchvision.transforms")
+    sys.modules.update({"torchvision": stub, "torchvision.transforms": stub.transforms})
+import torch, compressai, compressai.models, compressai.zoo
+print("compressai", compressai.__version__, "torch", torch.__version__, compressai.available_entropy_coders())
+EOF
+}
+
+ALL="compressai"  # each venv section adds its name here
+
+for name in "${@:-$ALL}"; do
+    "make_$name"
+done
