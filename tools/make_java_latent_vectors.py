@@ -11,13 +11,16 @@ to write, under ``android_demo/codec-core/src/test/resources/vectors/latent/``:
 * ``<model>/manifest.json`` and ``<model>/coding.npz``: what ``python -m
   tfcodec.export`` writes for a model (the manifest without TFLite models, the
   coding arrays with ``np.savez_compressed`` as the exporter writes them), for
-  three tiny models: ``tiny-cw`` (channel-wise, 4 slices), ``tiny-mean``
-  (mean-scale, one slice) and ``tiny-scale`` (scale only);
+  four tiny models: ``tiny-cw`` (channel-wise, 4 slices), ``tiny-mean``
+  (mean-scale, one slice), ``tiny-scale`` (scale only) and ``tiny-import``
+  (mean-scale in CompressAI's layout: z's bin centres ``factorized/centres``
+  off the integers, linear scale thresholds ``gaussian/thresholds``, a
+  hyper-synthesis net with LeakyReLU layers taking its input at 2^-8);
 * ``latents.txt``: records (the format of ``tools/make_java_vectors.py``):
   ``thresholds`` (the fixed-point log-scale thresholds), ``scales`` (log-scales
-  and their table rows), ``net`` (an integer net's input and output, including
-  inputs that saturate and a stress net with 1x1/5x5 kernels, left shifts and
-  a 3x3 depth-to-space), ``gain`` (quality gain vectors as float32 bits),
+  and their table rows; scales and their rows under the linear thresholds), ``net`` (an integer net's input and output, including
+  inputs that saturate and a stress net with 1x1/5x5 kernels, left shifts,
+  a 3x3 depth-to-space and a LeakyReLU whose floor differs from truncation), ``gain`` (quality gain vectors as float32 bits),
   ``stream`` (the encoder's float inputs y and z, the whole ``.tfc`` file
   Python writes, and the fixed-point latents, mean features and hyper-latent
   the decoder rebuilds), ``bad`` (streams the latent decoder must refuse) and
@@ -66,14 +69,19 @@ HEADER = ("# Written by tools/make_java_latent_vectors.py from tfcodec's Python 
           "# Records: '<type> <name>', then '<key> <value>' lines, then 'end'.\n"
           "# Arrays are NHWC without the batch axis, flattened in C order.\n")
 
-CONV, RELU, D2S = 0, 1, 2
+CONV, RELU, D2S, LEAKY = 0, 1, 2, 3
 
 # Tiny versions of the three hyperprior variants (the shipped cw2020-small is N=64, M=128, Z=64).
 MODELS = {
     "tiny-cw": HyperpriorConfig("cw2020", 8, 16, 8, 8, num_slices=4, slice_hidden=(12, 8), gain_levels=4),
     "tiny-mean": HyperpriorConfig("mbt2018-mean", 8, 12, 8, 6, gain_levels=3),
     "tiny-scale": HyperpriorConfig("bmshj2018", 8, 12, 8, 6, predict_means=False, gain_levels=5),
+    # An imported model (CompressAI's mbt2018-mean): one rate point, z_offsets, linear scales.
+    "tiny-import": HyperpriorConfig("mbt2018-mean", 8, 12, 8, 6, gain_levels=2, lambda_min=0.013,
+                                    lambda_max=0.013, layout="compressai"),
 }
+# tiny-import's z bin centres at 2^-8: non-zero, off the integers (none a multiple of 256).
+IMPORT_CENTRES = np.array([37, -101, 300, -255, 129, -583], np.int64)
 
 
 def floats(values):
@@ -107,8 +115,8 @@ def _accumulate(x, weights):
 
 
 def build_net(rng, x, plan, output_exponent_target):
-    """plan: list of ('conv', cout, kernel) / ('relu',) / ('d2s', block); the last conv aims at
-    output_exponent_target (the magnitude of the net's output)."""
+    """plan: list of ('conv', cout, kernel) / ('relu',) / ('leaky', slope at 2^-16) / ('d2s', block);
+    the last conv aims at output_exponent_target (the magnitude of the net's output)."""
     layers = []
     last_conv = max(i for i, step in enumerate(plan) if step[0] == "conv")
     for i, step in enumerate(plan):
@@ -119,6 +127,9 @@ def build_net(rng, x, plan, output_exponent_target):
         elif step[0] == "relu":
             layers.append({"kind": RELU})
             x = np.maximum(x, 0)
+        elif step[0] == "leaky":
+            layers.append({"kind": LEAKY, "slope": step[1]})
+            x = IntegerNet([layers[-1]], 0, 0)(x)
         else:
             layers.append({"kind": D2S, "block": step[1]})
             x = IntegerNet([layers[-1]], 0, 0)(x)
@@ -145,10 +156,27 @@ def tiny_coding(name, config, rng):
     outputs = 2 * m if config.predict_means else m
     h = config.hyper_filters
     z_probe = rng.integers(-6, 7, size=(1, 3, 4, zc))
-    plan = [("conv", h, 3), ("relu",), ("conv", 4 * h, 3), ("d2s", 2), ("relu",),
-            ("conv", 4 * (h + h // 2), 3), ("d2s", 2), ("relu",), ("conv", outputs, 3)]
+    if config.layout == "tfcodec":
+        plan = [("conv", h, 3), ("relu",), ("conv", 4 * h, 3), ("d2s", 2), ("relu",),
+                ("conv", 4 * (h + h // 2), 3), ("d2s", 2), ("relu",), ("conv", outputs, 3)]
+        z_exponent = 0
+    else:
+        # CompressAI's h_s: two transposed convolutions (here already rewritten as conv +
+        # depth-to-space) and a 3x3 conv, LeakyReLU between; the net sees z_int * 2^8 + centre.
+        coding["factorized/centres"] = IMPORT_CENTRES[:zc]
+        coding["gaussian/thresholds"] = tables.scale_thresholds(linear=True)
+        plan = [("conv", 4 * h, 3), ("d2s", 2), ("leaky", 655), ("conv", 4 * (h + h // 2), 3), ("d2s", 2),
+                ("leaky", 13107), ("conv", outputs, 3)]
+        z_exponent = PARAM_EXPONENT
+        z_probe = z_probe * 2**z_exponent + coding["factorized/centres"]
     layers, features = build_net(rng, z_probe, plan, 500.0)
-    coding.update(IntegerNet(layers, 0, PARAM_EXPONENT).to_arrays("int/hyper_synthesis"))
+    if config.linear_scales:
+        # Scales, not log-scales: push the scale half positive (about 0.1 to 20 at 2^-8), so the
+        # linear thresholds pick rows all over the table.
+        last = layers[-1]
+        shift = last["shift"][m:]
+        last["bias"][m:] += (2000 << np.maximum(shift, 0)) >> np.maximum(-shift, 0)
+    coding.update(IntegerNet(layers, z_exponent, PARAM_EXPONENT).to_arrays("int/hyper_synthesis"))
     if config.channelwise:
         width = m // config.num_slices
         hidden = config.slice_hidden
@@ -200,7 +228,8 @@ def npz_bytes(arrays):
 def net_records(w, name, coder, rng):
     """Integer-net outputs for random inputs (some beyond the activation limit)."""
     c = coder.config
-    nets = [("int/hyper_synthesis", coder.hyper_synthesis, c.hyper_channels, 6)]
+    nets = [("int/hyper_synthesis", coder.hyper_synthesis, c.hyper_channels,
+             6 * 2**coder.hyper_synthesis.input_exponent)]
     for i, net in enumerate(coder.mean_nets):
         cin = c.latent_channels + i * (c.latent_channels // c.num_slices)
         nets.append((f"int/mean_{i}", net, cin, 3000))
@@ -217,13 +246,32 @@ def net_records(w, name, coder, rng):
                 ("output_shape", ints(y.shape[1:])), ("output", ints(y))])
 
 
+STRESS_SLOPE = 21845  # about 1/3 at 2^-16: (x * slope) >> 16 floors, unlike truncation, for x < 0
+
+
 def stress_net(rng):
-    """Odd kernels 1/3/5, left shifts, outputs that saturate, a 3x3 depth-to-space."""
+    """Odd kernels 1/3/5, left shifts, outputs that saturate, a 3x3 depth-to-space, a LeakyReLU."""
     x = rng.integers(-50000, 50000, size=(1, 4, 5, 7))
-    plan = [("conv", 9, 5, 3), ("relu",), ("conv", 18, 1, 2), ("d2s", 3), ("conv", 5, 3, 1)]
+    plan = [("conv", 9, 5, 3), ("relu",), ("conv", 18, 1, 2), ("d2s", 3), ("leaky", STRESS_SLOPE),
+            ("conv", 5, 3, 1)]
     layers, _ = build_net(rng, x, plan, 2.0**19)
     net = IntegerNet(layers, 0, 0)
     return {k: v for k, v in net.to_arrays("int/stress").items()}, net
+
+
+def _floors_differ(net, x):
+    """Whether x reaches the net's LeakyReLU with negative values whose product with the slope
+    is no multiple of 2^16 (where floor and truncation toward zero part)."""
+    k = next(i for i, layer in enumerate(net.layers) if layer["kind"] == LEAKY)
+    before = IntegerNet(net.layers[:k], net.input_exponent, 0)(x)
+    slope = net.layers[k]["slope"]
+    return bool(np.any((before < 0) & ((before * slope) % 2**16 != 0)))
+
+
+def z_rounded(coder, z):
+    """z_int as the encoder rounds it: about the channels' bin centres."""
+    centres = coder.z_centres / 2.0**coder.hyper_synthesis.input_exponent
+    return np.rint(np.asarray(z, np.float64) - centres).astype(np.int64)
 
 
 def stream_fields(name, coder, y, z, height, width, rate):
@@ -235,7 +283,7 @@ def stream_fields(name, coder, y, z, height, width, rate):
     for a, b in zip(decoded, decoded2):
         assert np.array_equal(a, b)
     groups = 1 + coder.config.num_slices
-    z_int = np.rint(z).astype(np.int64)
+    z_int = z_rounded(coder, z)
     fields = [("model", name), ("height", height), ("width", width), ("rate", rate),
               ("y_shape", ints(y.shape)), ("y", floats(y)), ("z_shape", ints(z.shape)), ("z", floats(z)),
               ("streams", len(strings) // groups), ("file", data.hex()), ("z_int", ints(z_int))]
@@ -253,7 +301,7 @@ def _raw(coder, which):
 def streams_margin(coder, y, z):
     """How far the encoder's stream-count decision is from flipping (relative)."""
     # Recompute the estimate exactly as LatentCoder.encode does.
-    z_int = np.rint(z).astype(np.int64)
+    z_int = z_rounded(coder, z)
     z_values = (z_int + coder.z_offsets).transpose(2, 0, 1)
     z_index = np.broadcast_to(np.arange(z_values.shape[0])[:, None, None], z_values.shape)
     _, _, decoded = coder.encode(y, z, 64, 64, 0)
@@ -263,7 +311,7 @@ def streams_margin(coder, y, z):
     for i, y_slice in enumerate(np.split(np.asarray(y, np.float64), coder.config.num_slices, axis=-1)):
         mean, log_scale = coder.slice_parameters(i, mean_feat, scale_feat, done)
         symbols = np.floor(y_slice - mean[0] / 2.0**PARAM_EXPONENT + 0.5).astype(np.int64)
-        index = tables.scale_indices(log_scale[0])
+        index = tables.scale_indices(log_scale[0], coder.thresholds)
         total += latent_coding._ideal_bytes(_raw(coder, "gauss"), index.ravel(),
                                             (symbols + coder.gauss_offsets[index]).ravel())
         done.append(decoded[i])
@@ -284,6 +332,12 @@ def make_latents(y_scale, rng, shape, coder):
     z = np.round(rng.normal(0, 3, size=(lh // 4, lw // 4, _raw(coder, "z").shape[0])) * 8) / 8
     z.flat[:4] = [0.5, 1.5, -2.5, -0.5]
     z.flat[rng.integers(4, z.size, 2)] = [300.0, -77.0]
+    centres = coder.z_centres / 2.0**coder.hyper_synthesis.input_exponent
+    if np.any(centres):
+        # Off-integer bin centres: z near them, and exact ties about them (z - centre = k + 0.5),
+        # which round to even as about the integers.
+        z = z + centres
+        z.flat[:4] = np.array([0.5, 1.5, -2.5, -0.5]) + centres[:4]
     return y.astype(np.float32), z.astype(np.float32)
 
 
@@ -296,14 +350,16 @@ def constant_records(w):
         (name.lower(), getattr(latent_coding, name))
         for name in ("STRIDE", "LATENT_STRIDE", "HYPER_STRIDE", "MAX_STREAMS", "BYTES_PER_STREAM", "RATE_SCALE")])
     w.record("constants", "integer_net", [
-        (name.lower(), getattr(integer_net, name)) for name in ("PARAM_EXPONENT", "ACTIVATION_BITS", "ACTIVATION_LIMIT")])
+        (name.lower(), getattr(integer_net, name))
+        for name in ("PARAM_EXPONENT", "ACTIVATION_BITS", "ACTIVATION_LIMIT", "SLOPE_EXPONENT")])
     w.record("constants", "edge_manifest", [("format", SUPPORTED_FORMAT[0]), ("version", SUPPORTED_FORMAT[1])])
     # What the manifest's config may leave out, as HyperpriorConfig fills it in.
     defaults = HyperpriorConfig("any", 1, 1, 1, 1)
     w.record("constants", "config_defaults", [("predict_means", str(defaults.predict_means).lower()),
                                               ("num_slices", defaults.num_slices),
                                               ("slice_nets", len(defaults.slice_hidden)),
-                                              ("gain_levels", defaults.gain_levels)])
+                                              ("gain_levels", defaults.gain_levels),
+                                              ("layout", defaults.layout)])
 
 
 def build(write_to=None):
@@ -316,6 +372,10 @@ def build(write_to=None):
     logs = np.concatenate([np.arange(-700, 1500, 7), tables.scale_thresholds(), tables.scale_thresholds() + 1,
                            [-ACTIVATION_LIMIT, ACTIVATION_LIMIT, 0]])
     w.record("scales", "sweep", [("log_scale", ints(logs)), ("index", ints(tables.scale_indices(logs)))])
+    linear = tables.scale_thresholds(linear=True)
+    scales = np.concatenate([np.arange(-50, 70000, 97), linear, linear + 1, [-ACTIVATION_LIMIT, ACTIVATION_LIMIT, 0]])
+    w.record("scales", "linear", [("thresholds", ints(linear)), ("scale", ints(scales)),
+                                  ("index", ints(tables.scale_indices(scales, linear)))])
 
     coders = {}
     for k, (name, config) in enumerate(MODELS.items()):
@@ -342,6 +402,7 @@ def build(write_to=None):
         x = rng.integers(-60000, 60000, size=(1, h, w_, 7))
         y = stress(x)
         assert k < 2 or np.any(np.abs(y) == ACTIVATION_LIMIT), "the stress net should saturate"
+        assert _floors_differ(stress, x), "the stress net's LeakyReLU should see values it floors"
         w.record("net", f"stress:{k}", [("model", "stress"), ("prefix", "int/stress"), ("shape", ints(x.shape[1:])),
                                         ("input", ints(x)), ("output_shape", ints(y.shape[1:])),
                                         ("output", ints(y))])
@@ -356,7 +417,9 @@ def build(write_to=None):
              ("tiny-mean", "small", 60, 40, 0, 0.3),
              ("tiny-mean", "many", 192, 256, 812, 40.0),
              ("tiny-scale", "small", 64, 64, 500, 1.0),
-             ("tiny-scale", "many", 128, 384, 999, 50.0)]
+             ("tiny-scale", "many", 128, 384, 999, 50.0),
+             ("tiny-import", "small", 80, 64, 1000, 1.0),
+             ("tiny-import", "many", 192, 192, 0, 30.0)]
     streams_seen = {}
     for k, (name, label, height, width, rate, y_scale) in enumerate(cases):
         coder = coders[name]

@@ -147,6 +147,8 @@ class IntegerNet:
                 elif tuple(layer.strides) != (1, 1) or layer.kernel_size[0] % 2 == 0 \
                         or not (layer.padding == "same" or isinstance(layer, CenteredConv2D)):
                     raise ValueError(f"{layer.name}: integer nets need stride-1 'same' odd-kernel convs")
+                if not layer.built:  # a net never called yet has no weights until its first call
+                    layer(activations[0])
                 kernel, bias = [np.asarray(v, np.float64) for v in layer.get_weights()]
                 if transposed:  # its output before depth_to_space: what the integer conv computes
                     kernel, bias = subpixel_kernel(

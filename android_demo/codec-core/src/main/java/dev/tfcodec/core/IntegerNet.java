@@ -21,10 +21,16 @@ import java.util.concurrent.Future;
  *       below 2^53), then shifts each output channel by its own amount with round-half-up
  *       ({@code (acc + 2^(s-1)) >> s}, or {@code acc << -s} for a negative shift) and saturates;
  *       </li>
- *   <li>ReLU, and DepthToSpace in TensorFlow's DCR order.</li>
+ *   <li>ReLU; LeakyReLU (imported models), whose negative side is multiplied by an integer
+ *       slope at 2^-16 ({@link #SLOPE_EXPONENT}) and floored: {@code x < 0 ? (x * slope) >> 16 : x}
+ *       in 64 bits, as numpy's {@code >>}; and DepthToSpace in TensorFlow's DCR order (a 5x5
+ *       stride-2 transposed convolution is stored already rewritten as a convolution and a
+ *       depth-to-space).</li>
  * </ul>
  * The input is saturated first, as in Python. Nets are read from the coding arrays
- * ({@code coding.npz}, keys {@code <prefix>/io}, {@code <prefix>/<i>/kind|weights|bias|shift}).
+ * ({@code coding.npz}, keys {@code <prefix>/io}, {@code <prefix>/<i>/kind|weights|bias|shift});
+ * a layer's {@code kind} is {@code [kind, parameter]}, the parameter being a depth-to-space block
+ * or a LeakyReLU slope. A kind this class does not know is refused.
  *
  * <p>Instances are immutable; {@link #apply} may run on several threads at once.
  */
@@ -34,12 +40,16 @@ public final class IntegerNet {
     private static final int CONV = 0;
     private static final int RELU = 1;
     private static final int DEPTH_TO_SPACE = 2;
+    private static final int LEAKY_RELU = 3;
+    /** LeakyReLU slopes are integers at this exponent ({@code integer_net.SLOPE_EXPONENT}). */
+    public static final int SLOPE_EXPONENT = 16;
     /** Above this many output pixels a convolution is split over the executor's threads. */
     private static final int PARALLEL_PIXELS = 64;
 
     private static final class Layer {
         final int kind;
         final int block;
+        final int slope;
         final int kh;
         final int kw;
         final int cin;
@@ -48,9 +58,10 @@ public final class IntegerNet {
         final long[] bias;
         final int[] shift;
 
-        Layer(int kind, int block) {
+        Layer(int kind, int block, int slope) {
             this.kind = kind;
             this.block = block;
+            this.slope = slope;
             this.kh = this.kw = this.cin = this.cout = 0;
             this.weights = null;
             this.bias = null;
@@ -60,6 +71,7 @@ public final class IntegerNet {
         Layer(int kh, int kw, int cin, int cout, int[] weights, long[] bias, int[] shift) {
             this.kind = CONV;
             this.block = 0;
+            this.slope = 0;
             this.kh = kh;
             this.kw = kw;
             this.cin = cin;
@@ -118,12 +130,20 @@ public final class IntegerNet {
                 }
                 layers[i] = new Layer(kh, kw, cin, cout, weights, bias, shift);
             } else if (kind[0] == RELU) {
-                layers[i] = new Layer(RELU, 0);
+                layers[i] = new Layer(RELU, 0, 0);
             } else if (kind[0] == DEPTH_TO_SPACE) {
                 if (kind[1] < 1 || kind[1] > 64) {
                     throw new TfcFormatException(p + ": depth-to-space block " + kind[1]);
                 }
-                layers[i] = new Layer(DEPTH_TO_SPACE, (int) kind[1]);
+                layers[i] = new Layer(DEPTH_TO_SPACE, (int) kind[1], 0);
+            } else if (kind[0] == LEAKY_RELU) {
+                // Keras' slopes are in [0, 1]: the output is then no larger than the input, so
+                // it stays within the activation limit and 32 bits, as Python's does.
+                if (kind[1] < 0 || kind[1] > 1L << SLOPE_EXPONENT) {
+                    throw new TfcFormatException(p + ": LeakyReLU slope " + kind[1] + " outside [0, 2^"
+                            + SLOPE_EXPONENT + "]");
+                }
+                layers[i] = new Layer(LEAKY_RELU, 0, (int) kind[1]);
             } else {
                 throw new TfcFormatException(p + ": unknown layer kind " + kind[0]);
             }
@@ -202,11 +222,23 @@ public final class IntegerNet {
                         }
                     }
                     break;
+                case LEAKY_RELU:
+                    leakyRelu(t.data, l.slope);
+                    break;
                 default:
                     t = depthToSpace(t, l.block);
             }
         }
         return t;
+    }
+
+    /** Python's {@code np.where(x < 0, (x * slope) >> 16, x)}: the arithmetic shift floors. */
+    static void leakyRelu(int[] x, int slope) {
+        for (int i = 0; i < x.length; i++) {
+            if (x[i] < 0) {
+                x[i] = (int) (((long) x[i] * slope) >> SLOPE_EXPONENT);
+            }
+        }
     }
 
     static int saturate(long v) {

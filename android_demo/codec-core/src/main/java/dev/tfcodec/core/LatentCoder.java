@@ -20,6 +20,14 @@ import java.util.concurrent.ExecutorService;
  * {@link IntegerNet}s (hyper synthesis; per-slice nets for channel-wise models), at 2^-8
  * fixed point; a decoded latent is {@code symbol * 2^8 + mean}, saturated.
  *
+ * <p>Models imported from CompressAI or tensorflow-compression (the config's {@code layout})
+ * differ only in their coding arrays, which this class reads when they are there:
+ * {@code factorized/centres}, z's per-channel bin centres at the hyper-synthesis net's input
+ * exponent {@code e} (z is coded as {@code round(z - centre / 2^e)}, and the net's input is
+ * {@code z_int * 2^e + centre}; absent, the centres are 0 and {@code e} is 0 in practice), and
+ * {@code gaussian/thresholds}, the 63 thresholds that pick the Gaussian row in place of
+ * {@link ScaleTable}'s log-scale ones (CompressAI's hyper-synthesis gives scales themselves).
+ *
  * <p>Built from the export's coding arrays ({@code coding.npz}); immutable apart from the
  * optional executor for the nets. Every problem with a stream or with the arrays is a
  * {@link TfcFormatException}.
@@ -39,7 +47,7 @@ public final class LatentCoder {
         public final List<IntTensor> slices;
         /** The mean half of the hyper-synthesis output ({@code lh x lw x M}), null for scale-only models. */
         public final IntTensor meanFeatures;
-        /** The rounded hyper-latent, {@code lh/4 x lw/4 x Z}. */
+        /** The rounded hyper-latent, {@code lh/4 x lw/4 x Z}: integers about z's bin centres (as coded). */
         public final IntTensor z;
 
         Latents(List<IntTensor> slices, IntTensor meanFeatures, IntTensor z) {
@@ -73,6 +81,11 @@ public final class LatentCoder {
     private final int[] zRaw;
     private final int zWidth;
     private final int[] zOffsets;
+    /** z's bin centres at 2^-zExponent, one per channel (zeros when the arrays have none). */
+    private final long[] zCentres;
+    private final int zExponent;
+    /** The Gaussian row thresholds: the arrays' {@code gaussian/thresholds} or the log-scale ones. */
+    private final int[] thresholds;
     private final IntegerNet hyperSynthesis;
     private final IntegerNet[] meanNets;
     private final IntegerNet[] scaleNets;
@@ -101,10 +114,35 @@ public final class LatentCoder {
         int features = hyperSynthesis.outputChannels(config.hyperChannels);
         int expected = config.predictMeans ? 2 * config.latentChannels : config.latentChannels;
         if (features != expected || hyperSynthesis.upsampling() != HYPER_STRIDE
-                || hyperSynthesis.inputExponent != 0 || hyperSynthesis.outputExponent != PARAM_EXPONENT) {
+                || hyperSynthesis.outputExponent != PARAM_EXPONENT) {
             throw new TfcFormatException("int/hyper_synthesis gives " + features + " channels at x"
                     + hyperSynthesis.upsampling() + " (2^-" + hyperSynthesis.outputExponent + "), expected "
                     + expected + " at x" + HYPER_STRIDE + " (2^-" + PARAM_EXPONENT + ") for " + config);
+        }
+        zExponent = hyperSynthesis.inputExponent;
+        // Beyond 2^-20 every non-zero z saturates the net's input: no export has such a net.
+        if (zExponent < 0 || zExponent > IntegerNet.ACTIVATION_BITS) {
+            throw new TfcFormatException("int/hyper_synthesis: input exponent " + zExponent + " outside [0, "
+                    + IntegerNet.ACTIVATION_BITS + "]");
+        }
+        NdArray centres = coding.get("factorized/centres");
+        zCentres = centres == null ? new long[config.hyperChannels]
+                : centres.requireInteger("factorized/centres")
+                        .requireShape("factorized/centres", config.hyperChannels).toLongs();
+        NdArray t = coding.get("gaussian/thresholds");
+        if (t == null) {
+            thresholds = ScaleTable.thresholds();
+        } else {
+            thresholds = t.requireInteger("gaussian/thresholds")
+                    .requireShape("gaussian/thresholds", ScaleTable.LEVELS - 1).toInts("gaussian/thresholds");
+            for (int i = 1; i < thresholds.length; i++) {
+                // A row is the count of thresholds below a value: a binary search, as numpy's
+                // searchsorted, gives it only for sorted thresholds.
+                if (thresholds[i] < thresholds[i - 1]) {
+                    throw new TfcFormatException("gaussian/thresholds are not sorted (element " + i + " = "
+                            + thresholds[i] + " < " + thresholds[i - 1] + ")");
+                }
+            }
         }
         int slices = config.channelwise() ? config.numSlices : 0;
         meanNets = new IntegerNet[slices];
@@ -155,9 +193,18 @@ public final class LatentCoder {
 
     // -- the integer entropy-parameter path -------------------------------------------------
 
-    /** {mean features or null, scale features} at 2^-8 for the rounded hyper-latent. */
+    /**
+     * {mean features or null, scale features} at 2^-8 for the rounded hyper-latent (integers
+     * about the bin centres): the net runs on {@code z_int * 2^e + centre}, saturated.
+     */
     private IntTensor[] features(IntTensor zInt) {
-        IntTensor f = hyperSynthesis.apply(zInt, pool);
+        IntTensor in = new IntTensor(zInt.height, zInt.width, zInt.channels);
+        int zc = zInt.channels;
+        for (int i = 0; i < in.data.length; i++) {
+            // z_int * 2^e is below 2^51 (e <= 20); the sum wraps, if ever, as numpy's int64 does.
+            in.data[i] = IntegerNet.saturate(((long) zInt.data[i] << zExponent) + zCentres[i % zc]);
+        }
+        IntTensor f = hyperSynthesis.apply(in, pool);
         if (config.predictMeans) {
             int m = f.channels / 2;
             return new IntTensor[] {f.channels(0, m), f.channels(m, f.channels)};
@@ -265,7 +312,7 @@ public final class LatentCoder {
             // Channel-major order of the coded elements.
             for (int p = 0; p < plane; p++) {
                 for (int ch = 0; ch < width; ch++) {
-                    index[ch * plane + p] = ScaleTable.index(logScale.data[p * width + ch]);
+                    index[ch * plane + p] = ScaleTable.index(thresholds, logScale.data[p * width + ch]);
                 }
             }
             for (int s = 0; s < streams; s++) {
@@ -309,8 +356,8 @@ public final class LatentCoder {
     /**
      * Codes y (the analysis output times the quality gain, {@code lh x lw x M}, floats) and z
      * (the hyper-analysis output, {@code lh/4 x lw/4 x Z}) as Python's
-     * {@code LatentCoder.encode} does: same rounding (z to nearest even, y - mean half up), same
-     * tables, same stream count; the strings go into a container with
+     * {@code LatentCoder.encode} does: same rounding (z minus its bin centre to nearest even,
+     * y - mean half up), same tables, same stream count; the strings go into a container with
      * {@link ContainerWriter#pack}. The latents returned are what {@link #decode} rebuilds.
      *
      * @throws IllegalArgumentException for shapes that do not fit the model, or values the range
@@ -330,9 +377,13 @@ public final class LatentCoder {
         IntTensor zInt = new IntTensor(z.height, z.width, zc);
         int[] zValues = new int[zc * zPlane];
         int[] zIndex = new int[zc * zPlane];
+        double[] centres = new double[zc];
+        for (int ch = 0; ch < zc; ch++) {
+            centres[ch] = zCentres[ch] / (double) (1L << zExponent);  // numpy: centres / 2.0**e
+        }
         for (int p = 0; p < zPlane; p++) {
             for (int ch = 0; ch < zc; ch++) {
-                double r = Math.rint(z.data[p * zc + ch]);
+                double r = Math.rint(z.data[p * zc + ch] - centres[ch]);
                 int v = toInt(r, "z");
                 zInt.data[p * zc + ch] = v;
                 zValues[ch * zPlane + p] = toInt((double) v + zOffsets[ch], "z");
@@ -359,7 +410,7 @@ public final class LatentCoder {
                     int m = mean.data[p * width + ch];
                     double v = y.data[p * config.latentChannels + i * width + ch];
                     int symbol = toInt(Math.floor(v - m / 256.0 + 0.5), "y");
-                    int r = ScaleTable.index(logScale.data[p * width + ch]);
+                    int r = ScaleTable.index(thresholds, logScale.data[p * width + ch]);
                     values[ch * plane + p] = toInt((double) symbol + gaussOffsets[r], "y");
                     index[ch * plane + p] = r;
                     out.data[p * width + ch] = IntegerNet.saturate(((long) symbol << PARAM_EXPONENT) + m);

@@ -10,8 +10,10 @@ package dev.tfcodec.core;
  * {@code s}: integer comparisons only, so encoder and decoder agree on every machine. The
  * thresholds are {@code floor(log(scale_table()[:-1]) * 256)}; the nearest one is 0.0015 away
  * from an integer before the floor, so no libm rounding can move them, and the JUnit test checks
- * them against the Python reference. The CDF rows themselves come from the coding arrays
- * ({@code gaussian/lookup}), never from this class.
+ * them against the Python reference. A model whose coding arrays have {@code gaussian/thresholds}
+ * (an imported CompressAI model: its hyper-synthesis gives scales, not log-scales) picks rows
+ * with those instead ({@link #index(int[], int)}). The CDF rows themselves come from the coding
+ * arrays ({@code gaussian/lookup}), never from this class.
  */
 public final class ScaleTable {
     /** Number of Gaussian rows (scale levels). */
@@ -34,11 +36,20 @@ public final class ScaleTable {
 
     /** The table row for a fixed-point log-scale: how many thresholds are strictly below it. */
     public static int index(int logScaleFixed) {
+        return index(THRESHOLDS, logScaleFixed);
+    }
+
+    /**
+     * The row for {@code value} under other (sorted) thresholds: an imported model's coding
+     * arrays may carry their own ({@code gaussian/thresholds}, e.g. of linear scales), as
+     * {@code tables.scale_indices(v, thresholds)} takes them.
+     */
+    public static int index(int[] thresholds, int value) {
         int lo = 0;
-        int hi = THRESHOLDS.length;
+        int hi = thresholds.length;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            if (THRESHOLDS[mid] < logScaleFixed) {
+            if (thresholds[mid] < value) {
                 lo = mid + 1;
             } else {
                 hi = mid;

@@ -40,7 +40,8 @@ public class ConstantsTest {
                 "hyper_stride", LatentCoder.HYPER_STRIDE, "max_streams", LatentCoder.MAX_STREAMS,
                 "bytes_per_stream", LatentCoder.BYTES_PER_STREAM, "rate_scale", LatentCoder.RATE_SCALE);
         assertMatches(latent("integer_net"), "param_exponent", LatentCoder.PARAM_EXPONENT,
-                "activation_bits", IntegerNet.ACTIVATION_BITS, "activation_limit", IntegerNet.ACTIVATION_LIMIT);
+                "activation_bits", IntegerNet.ACTIVATION_BITS, "activation_limit", IntegerNet.ACTIVATION_LIMIT,
+                "slope_exponent", IntegerNet.SLOPE_EXPONENT);
         assertMatches(latent("edge_manifest"), "format", EdgeManifest.FORMAT, "version", EdgeManifest.VERSION);
     }
 
@@ -56,6 +57,8 @@ public class ConstantsTest {
         assertEquals(r.longValue("num_slices"), c.numSlices);
         assertEquals(r.longValue("slice_nets"), c.sliceHidden().length);
         assertEquals(r.longValue("gain_levels"), c.gainLevels);
+        assertEquals(r.text("layout").trim(), c.layout);
+        assertEquals(HyperpriorConfig.DEFAULT_LAYOUT, c.layout);
     }
 
     @Test

@@ -60,6 +60,22 @@ public class ExportFilesTest {
         assertFalse(scale.config.predictMeans);
         assertArrayEquals(new String[] {"analysis", "hyper_analysis", "synthesis"}, scale.roles());
         assertTrue(LatentVectors.manifest("tiny-mean").config.predictMeans);
+        assertEquals("tfcodec", cw.config.layout);
+        // An imported model: its layout is read; what it changes is in its coding arrays.
+        EdgeManifest imported = LatentVectors.manifest("tiny-import");
+        assertEquals("compressai", imported.config.layout);
+        assertTrue(imported.config.predictMeans);
+        assertEquals(2, imported.config.gainLevels);
+        assertTrue(imported.config.toString(), imported.config.toString().contains("compressai layout"));
+        assertArrayEquals(new String[] {"analysis", "hyper_analysis", "synthesis"}, imported.roles());
+        Map<String, NdArray> coding = LatentVectors.coding("tiny-import");
+        assertEquals("int64", coding.get("factorized/centres").dtype);
+        assertArrayEquals(new int[] {6}, coding.get("factorized/centres").shape());
+        assertEquals("int64", coding.get("gaussian/thresholds").dtype);
+        assertArrayEquals(new int[] {63}, coding.get("gaussian/thresholds").shape());
+        assertEquals(new LatentCoder(imported.config, coding, imported.model, imported.weightsHash()).config,
+                imported.config);
+        assertFalse(LatentVectors.coding("tiny-mean").containsKey("factorized/centres"));
     }
 
     @Test
@@ -86,7 +102,15 @@ public class ExportFilesTest {
         assertFalse(a.outputs.get(0).quantized());
         assertTrue(a.outputs.get(0).dynamic());
         assertNull(m.codingSha256);
+        assertEquals("tfcodec", m.config.layout);  // manifests from before imports have none
+        for (String layout : new String[] {"compressai", "tfc"}) {
+            EdgeManifest withLayout = EdgeManifest.parse(json.replace("\"gain_levels\": 8,",
+                    "\"gain_levels\": 8, \"layout\": \"" + layout + "\","));
+            assertEquals(layout, withLayout.config.layout);
+        }
         for (String bad : new String[] {
+            json.replace("\"gain_levels\": 8,", "\"gain_levels\": 8, \"layout\": 3,"),
+            json.replace("\"gain_levels\": 8,", "\"gain_levels\": 8, \"layout\": \"\","),
             json.replace("tfcodec-edge", "other"),
             json.replace("\"version\": 1", "\"version\": 2"),
             json.replace("0123456789abcdef", "0123"),

@@ -14,9 +14,10 @@ import org.junit.Test;
 
 /**
  * The integer entropy-parameter nets against {@code tfcodec.entropy.integer_net} (vectors:
- * {@code net} records of latents.txt): every output value, bit for bit, for the three tiny
- * models' hyper-synthesis and slice nets and a stress net (1x1/5x5 kernels, left shifts,
- * saturation, 3x3 depth-to-space), on inputs that include values beyond the activation limit.
+ * {@code net} records of latents.txt): every output value, bit for bit, for the four tiny
+ * models' hyper-synthesis and slice nets (tiny-import's with LeakyReLU layers, its input at
+ * 2^-8) and a stress net (1x1/5x5 kernels, left shifts, saturation, 3x3 depth-to-space, a
+ * LeakyReLU that floors), on inputs that include values beyond the activation limit.
  */
 public class IntegerNetVectorsTest {
     private static void check(ExecutorService pool) throws Exception {
@@ -50,7 +51,57 @@ public class IntegerNetVectorsTest {
             }
             checked++;
         }
-        assertTrue("net records: " + checked, checked >= 36);
+        assertTrue("net records: " + checked, checked >= 39);
+    }
+
+    /** The vectors do run LeakyReLU layers: the stress net's and tiny-import's hyper synthesis. */
+    @Test
+    public void vectorsCoverLeakyRelu() throws Exception {
+        String[][] nets = {{"stress", "int/stress"}, {"tiny-import", "int/hyper_synthesis"}};
+        for (String[] n : nets) {
+            Map<String, NdArray> arrays = LatentVectors.coding(n[0]);
+            int leaky = 0;
+            long layers = arrays.get(n[1] + "/io").getLong(2);
+            for (int i = 0; i < layers; i++) {
+                long[] kind = arrays.get(n[1] + "/" + i + "/kind").toLongs();
+                if (kind[0] == 3) {
+                    assertTrue(n[1] + " slope " + kind[1], kind[1] > 0 && kind[1] < 1 << IntegerNet.SLOPE_EXPONENT);
+                    leaky++;
+                }
+            }
+            assertTrue(n[0] + ": " + leaky + " LeakyReLU layers", leaky >= 1);
+        }
+        assertEquals(8, IntegerNet.fromArrays(LatentVectors.coding("tiny-import"), "int/hyper_synthesis")
+                .inputExponent);
+    }
+
+    /** numpy's {@code (x * slope) >> 16} floors: -1 * (1/3) is -1, not 0 as a division gives. */
+    @Test
+    public void leakyReluFloors() throws Exception {
+        Map<String, NdArray> arrays = new HashMap<>();
+        arrays.put("n/io", NdArray.ofLongs(new long[] {0, 0, 1}, 3));
+        arrays.put("n/0/kind", NdArray.ofLongs(new long[] {3, 21845}, 2));
+        IntegerNet net = IntegerNet.fromArrays(arrays, "n");
+        int limit = IntegerNet.ACTIVATION_LIMIT;
+        int[] in = {-1, -2, -3, -4, -65536, -65537, 0, 1, 5, -limit, limit, Integer.MIN_VALUE};
+        IntTensor out = net.apply(new IntTensor(1, in.length, 1, in));
+        long[] expected = new long[in.length];
+        for (int i = 0; i < in.length; i++) {
+            long x = Math.max(-limit, Math.min(limit, in[i]));  // the input saturates first
+            expected[i] = x < 0 ? Math.floorDiv(x * 21845, 65536) : x;
+        }
+        assertEquals(-1, expected[0]);
+        assertEquals(-21846, expected[5]);  // -65537 * 21845 / 65536 = -21845.33
+        for (int i = 0; i < in.length; i++) {
+            assertEquals("x = " + in[i], expected[i], out.data[i]);
+        }
+        // Slopes 0 (ReLU) and 2^16 (identity) are the ends of the range.
+        arrays.put("n/0/kind", NdArray.ofLongs(new long[] {3, 0}, 2));
+        assertArrayEquals(new int[] {0, 0, 7}, IntegerNet.fromArrays(arrays, "n")
+                .apply(new IntTensor(1, 3, 1, new int[] {-5, 0, 7})).data);
+        arrays.put("n/0/kind", NdArray.ofLongs(new long[] {3, 1 << 16}, 2));
+        assertArrayEquals(new int[] {-5, 0, 7}, IntegerNet.fromArrays(arrays, "n")
+                .apply(new IntTensor(1, 3, 1, new int[] {-5, 0, 7})).data);
     }
 
     @Test
@@ -104,6 +155,15 @@ public class IntegerNetVectorsTest {
         arrays = new HashMap<>(good);
         arrays.put("int/mean_0/1/kind", NdArray.ofLongs(new long[] {7, 0}, 2));
         expectBad(arrays, "int/mean_0", "unknown layer kind 7");
+        // The next kind Python may add, and a negative one, are refused as well.
+        arrays.put("int/mean_0/1/kind", NdArray.ofLongs(new long[] {4, 0}, 2));
+        expectBad(arrays, "int/mean_0", "int/mean_0/1: unknown layer kind 4");
+        arrays.put("int/mean_0/1/kind", NdArray.ofLongs(new long[] {-1, 0}, 2));
+        expectBad(arrays, "int/mean_0", "unknown layer kind -1");
+        arrays.put("int/mean_0/1/kind", NdArray.ofLongs(new long[] {3, -1}, 2));
+        expectBad(arrays, "int/mean_0", "LeakyReLU slope -1 outside [0, 2^16]");
+        arrays.put("int/mean_0/1/kind", NdArray.ofLongs(new long[] {3, 65537}, 2));
+        expectBad(arrays, "int/mean_0", "LeakyReLU slope 65537");
         arrays = new HashMap<>(good);
         arrays.put("int/mean_0/0/weights", NdArray.ofLongs(new long[2 * 2 * 16 * 12], 2, 2, 16, 12));
         expectBad(arrays, "int/mean_0", "odd");

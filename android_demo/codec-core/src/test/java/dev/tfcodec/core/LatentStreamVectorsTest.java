@@ -2,13 +2,17 @@ package dev.tfcodec.core;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -18,7 +22,9 @@ import org.junit.Test;
  * Whole latent streams against {@code tfcodec.codecs.latent_coding.LatentCoder} ({@code stream}
  * and {@code bad} records of latents.txt): Java decodes Python's files to the same fixed-point
  * latents, hyper-latent and mean features, and encodes Python's y and z to the same file, byte
- * for byte; streams Python refuses are refused.
+ * for byte; streams Python refuses are refused. The four tiny models include an imported one
+ * ({@code tiny-import}: z's bin centres off the integers, linear scale thresholds, LeakyReLU in
+ * its hyper synthesis).
  */
 public class LatentStreamVectorsTest {
     private static List<Vectors.Record> streams() throws Exception {
@@ -28,7 +34,7 @@ public class LatentStreamVectorsTest {
                 out.add(r);
             }
         }
-        assertTrue("stream records: " + out.size(), out.size() >= 7);
+        assertTrue("stream records: " + out.size(), out.size() >= 9);
         return out;
     }
 
@@ -60,8 +66,87 @@ public class LatentStreamVectorsTest {
             models.add(coder.modelId);
             streamCounts.add((int) r.longValue("streams"));
         }
-        assertEquals(3, models.size());
+        assertEquals(4, models.size());
+        assertTrue(models.contains("tiny-import"));
         assertTrue("one and several streams per part: " + streamCounts, streamCounts.size() >= 3);
+    }
+
+    /**
+     * The imported model's coding arrays matter: without its bin centres or its linear
+     * thresholds, the same file decodes to other latents (or not at all).
+     */
+    @Test
+    public void importedModelNeedsItsCentresAndThresholds() throws Exception {
+        EdgeManifest m = LatentVectors.manifest("tiny-import");
+        assertEquals("compressai", m.config.layout);
+        for (Vectors.Record r : streams()) {
+            if (!r.text("model").trim().equals("tiny-import")) {
+                continue;
+            }
+            for (String drop : new String[] {"factorized/centres", "gaussian/thresholds"}) {
+                Map<String, NdArray> arrays = plainCoding("tiny-import");
+                arrays.remove(drop);
+                LatentCoder coder = new LatentCoder(m.config, arrays, m.model, m.weightsHash());
+                try {
+                    LatentCoder.Latents got = coder.decode(Container.parse(r.bytes("file")));
+                    boolean same = Arrays.equals(Vectors.parseInts(r.text("mean_features")), got.meanFeatures.data);
+                    List<String> slices = r.all("slice");
+                    for (int i = 0; i < slices.size(); i++) {
+                        same &= Arrays.equals(Vectors.parseInts(slices.get(i)), got.slices.get(i).data);
+                    }
+                    assertFalse(r + " decodes the same without " + drop, same);
+                } catch (TfcFormatException expected) {
+                    assertTrue(expected.getMessage(), expected.getMessage().contains("corrupt"));
+                }
+            }
+        }
+    }
+
+    private static Map<String, NdArray> plainCoding(String model) throws Exception {
+        Map<String, NdArray> arrays = new HashMap<>(LatentVectors.coding(model));
+        arrays.remove("gains/log_gain");
+        arrays.remove("gains/log_inverse_gain");
+        return arrays;
+    }
+
+    @Test
+    public void refusesBrokenImportArrays() throws Exception {
+        EdgeManifest m = LatentVectors.manifest("tiny-import");
+        Map<String, NdArray> good = plainCoding("tiny-import");
+        Map<String, NdArray> arrays = new HashMap<>(good);
+        arrays.put("factorized/centres", NdArray.ofLongs(new long[5], 5));
+        expectBad(m, arrays, "factorized/centres has shape [5]");
+        arrays = new HashMap<>(good);
+        arrays.put("factorized/centres", NdArray.ofFloats(new float[6], 6));
+        expectBad(m, arrays, "factorized/centres is float32");
+        arrays = new HashMap<>(good);
+        arrays.put("gaussian/thresholds", NdArray.ofLongs(new long[64], 64));
+        expectBad(m, arrays, "gaussian/thresholds has shape [64]");
+        long[] thresholds = good.get("gaussian/thresholds").toLongs();
+        long swap = thresholds[10];
+        thresholds[10] = thresholds[11];
+        thresholds[11] = swap;
+        arrays.put("gaussian/thresholds", NdArray.ofLongs(thresholds, 63));
+        expectBad(m, arrays, "gaussian/thresholds are not sorted (element 11");
+        thresholds[11] = 1L << 40;
+        arrays.put("gaussian/thresholds", NdArray.ofLongs(thresholds, 63));
+        expectBad(m, arrays, "32 bits");
+        arrays = new HashMap<>(good);
+        arrays.put("int/hyper_synthesis/io", NdArray.ofLongs(new long[] {21, 8, 7}, 3));
+        expectBad(m, arrays, "input exponent 21 outside [0, 20]");
+        arrays.put("int/hyper_synthesis/io", NdArray.ofLongs(new long[] {-1, 8, 7}, 3));
+        expectBad(m, arrays, "input exponent -1 outside");
+        // The same arrays read: centres and exponent are the model's, not the tfcodec defaults.
+        new LatentCoder(m.config, good, m.model, m.weightsHash());
+    }
+
+    private static void expectBad(EdgeManifest m, Map<String, NdArray> arrays, String message) {
+        try {
+            new LatentCoder(m.config, arrays, m.model, m.weightsHash());
+            fail("accepted arrays with " + message);
+        } catch (TfcFormatException expected) {
+            assertTrue(expected.getMessage(), expected.getMessage().contains(message));
+        }
     }
 
     @Test

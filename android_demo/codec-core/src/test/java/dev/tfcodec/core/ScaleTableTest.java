@@ -16,6 +16,14 @@ public class ScaleTableTest {
         throw new AssertionError("no " + type + " record");
     }
 
+    private static Vectors.Record record(String type, String name) throws Exception {
+        Vectors.Record r = Vectors.byName(LatentVectors.records(), type).get(name);
+        if (r == null) {
+            throw new AssertionError("no " + type + " " + name + " record");
+        }
+        return r;
+    }
+
     @Test
     public void thresholdsArePythons() throws Exception {
         Vectors.Record r = record("thresholds");
@@ -25,7 +33,7 @@ public class ScaleTableTest {
 
     @Test
     public void indicesArePythons() throws Exception {
-        Vectors.Record r = record("scales");
+        Vectors.Record r = record("scales", "sweep");
         int[] logs = r.ints("log_scale");
         int[] expected = r.ints("index");
         for (int i = 0; i < logs.length; i++) {
@@ -33,6 +41,23 @@ public class ScaleTableTest {
         }
         assertEquals(0, ScaleTable.index(Integer.MIN_VALUE));
         assertEquals(ScaleTable.LEVELS - 1, ScaleTable.index(Integer.MAX_VALUE));
+    }
+
+    /** An imported model's own thresholds (CompressAI: of scales, not log-scales). */
+    @Test
+    public void linearIndicesArePythons() throws Exception {
+        Vectors.Record r = record("scales", "linear");
+        int[] thresholds = r.ints("thresholds");
+        assertEquals(ScaleTable.LEVELS - 1, thresholds.length);
+        assertArrayEquals(thresholds, LatentVectors.coding("tiny-import").get("gaussian/thresholds")
+                .toInts("thresholds"));
+        int[] scales = r.ints("scale");
+        int[] expected = r.ints("index");
+        for (int i = 0; i < scales.length; i++) {
+            assertEquals("scale " + scales[i], expected[i], ScaleTable.index(thresholds, scales[i]));
+        }
+        assertEquals(0, ScaleTable.index(thresholds, Integer.MIN_VALUE));
+        assertEquals(ScaleTable.LEVELS - 1, ScaleTable.index(thresholds, Integer.MAX_VALUE));
     }
 
     @Test
@@ -53,6 +78,6 @@ public class ScaleTableTest {
             }
             checked++;
         }
-        assertEquals(36, checked);
+        assertEquals(4 * 2 * 6, checked);  // models x tables x qualities
     }
 }
