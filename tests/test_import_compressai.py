@@ -28,7 +28,9 @@ HEIGHT, WIDTH = 120, 176   # the golden image, before CompressAI's padding to 12
 
 def _golden(arch):
     with np.load(os.path.join(DATA, f"{arch}.npz")) as npz:
-        return {k: npz[k] for k in npz.files}
+        golden = {k: npz[k] for k in npz.files}
+    golden["x"] = golden["x_uint8"].astype(np.float32) / np.float32(255)
+    return golden
 
 
 def _imported(arch, name=None):
@@ -72,19 +74,21 @@ def test_likelihoods_match(arch):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_stream_decodes_like_compressai(arch, tmp_path):
     """A tfcodec file of the imported model decodes within 0.1 dB of CompressAI's own
-    decompress output, and its payload is within 2 % of CompressAI's strings."""
+    decompress output, and its payload is at most 2 % above CompressAI's strings (here it
+    is 1-3 % below: tfcodec's tables and range coder; benchmarks/compare_compressai.py
+    measures both on photos)."""
     golden = _golden(arch)
     _, model = _imported(arch)
     save_imported(model, "compressai-test", str(tmp_path / "m.npz"), {"from": "compressai"})
     codec = api.load_codec(str(tmp_path / "m.npz"))
-    original = np.floor(golden["x"][0, :HEIGHT, :WIDTH] * 255 + 0.5).astype(np.uint8)
+    original = golden["x_uint8"][0, :HEIGHT, :WIDTH]
     data = codec.compress(original)
     decoded = codec.decompress(data)
-    theirs = np.floor(golden["x_decompressed"][0, :HEIGHT, :WIDTH] * 255 + 0.5).astype(np.uint8)
+    theirs = golden["x_decompressed"][0, :HEIGHT, :WIDTH]
     assert abs(psnr(original, decoded) - psnr(original, theirs)) < 0.1
     _, strings = container.unpack(data)
     payload = sum(len(s) for s in strings)
-    assert abs(payload / int(golden["stream_bytes"]) - 1) < 0.02, (payload, int(golden["stream_bytes"]))
+    assert -0.05 < payload / int(golden["stream_bytes"]) - 1 < 0.02, (payload, int(golden["stream_bytes"]))
 
 
 def test_checkpoint_formats_import_alike():

@@ -96,7 +96,7 @@ def _load_sequential(sequential, get, prefix, torch_indices, last_swap=None):
 
     from tfcodec.layers import GDN
 
-    convs = [l for l in sequential.layers if isinstance(l, keras.layers.Conv2D)]
+    convs = [l for l in sequential.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))]
     gdns = [l for l in sequential.layers if isinstance(l, GDN)]
     for n, (layer, index) in enumerate(zip(convs, torch_indices)):
         kernel = get(f"{prefix}.{index}.weight").transpose(2, 3, 1, 0)
