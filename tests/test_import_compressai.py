@@ -109,3 +109,48 @@ def test_wrong_architecture_is_refused():
         model_from_state_dict(state, "mbt2018-mean", 9)
     with pytest.raises(FormatError, match="not a CompressAI"):
         model_from_state_dict({"conv.weight": np.zeros((1, 1, 1, 1))}, "mbt2018-mean", 3)
+
+
+def test_a_user_imports_then_codes_exports_and_decodes_on_the_edge(tmp_path, capsys):
+    """`tfcodec import-weights`, then compress, decompress, `tfcodec export --int8` and the
+    edge runtime decoding the TF stream: the whole path a CompressAI user takes."""
+    from PIL import Image
+
+    from tfcodec import cli
+
+    bundle, image = tmp_path / "mbt-q3.npz", tmp_path / "in.png"
+    Image.fromarray(_golden("mbt2018-mean")["x_uint8"][0]).save(image)
+    assert cli.main(["import-weights", "--from", "compressai", "--arch", "mbt2018-mean", "--quality", "3",
+                     os.path.join(DATA, "mbt2018-mean-checkpoint.pth.tar"), "--out", str(bundle)]) == 0
+    assert "model compressai-mbt2018-mean-q3-n16-m24" in capsys.readouterr().out
+    stream = tmp_path / "a.tfc"
+    assert cli.main(["compress", str(image), str(stream), "--model", str(bundle)]) == 0
+    assert cli.main(["decompress", str(stream), str(tmp_path / "tf.png"), "--model", str(bundle)]) == 0
+    calibration = tmp_path / "calibration"
+    calibration.mkdir()
+    for i in range(2):
+        Image.fromarray(np.roll(_golden("mbt2018-mean")["x_uint8"][0], 40 * i, axis=1)).save(calibration / f"{i}.png")
+    export = tmp_path / "edge"
+    assert cli.main(["export", "--weights", str(bundle), "--out", str(export), "--int8", "--quiet",
+                     "--calibration", str(calibration), "--calibration-images", "2"]) == 0
+    assert cli.main(["edge", "decompress", "--models", str(export), str(stream), str(tmp_path / "edge.png")]) == 0
+    tf_png = np.asarray(Image.open(tmp_path / "tf.png"), np.float64)
+    edge_png = np.asarray(Image.open(tmp_path / "edge.png"), np.float64)
+    original = np.asarray(Image.open(image), np.float64)
+    # The int8 synthesis costs some quality; the stream (the latents) is the same.
+    assert psnr(original, edge_png) > psnr(original, tf_png) - 3.0
+
+
+def test_import_errors_are_one_line(tmp_path, capsys):
+    from tfcodec import cli
+
+    png = tmp_path / "in.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    assert cli.main(["import-weights", "--from", "compressai", "--arch", "mbt2018-mean", "--quality", "3",
+                     str(png), "--out", str(tmp_path / "x.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "is not a PyTorch checkpoint" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert cli.main(["import-weights", "--from", "compressai", os.path.join(DATA, "mbt2018-mean.pth.tar"),
+                     "--out", str(tmp_path / "x.npz")]) == 1
+    assert "needs --arch and --quality" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()

@@ -15,7 +15,7 @@ def register(subparsers):
                     "computes the source model exactly; its streams are tfcodec's, so compress, "
                     "decompress, eval, export and the edge runtimes take it like any tfcodec model.",
         epilog="example: tfcodec import-weights --from compressai --arch mbt2018-mean --quality 3 "
-               "mbt2018-mean-3-e0c4e8c8.pth.tar --out mbt2018-mean-q3.npz")
+               "mbt2018-mean-3-723404a8.pth.tar --out mbt2018-mean-q3.npz")
     p.add_argument("checkpoint", help="the model file: a .pth.tar for CompressAI, a checkpoint prefix "
                                       "(.../ckpt-1) or its folder for tfc; local or a URL (gs://...)")
     p.add_argument("--from", dest="source", required=True, choices=SOURCES, help="where the model comes from")
