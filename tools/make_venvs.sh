@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Virtual environments for the tools that write reference vectors with other frameworks.
 # tfcodec itself never imports them. Usage: tools/make_venvs.sh [compressai ...]
-# (no argument: all). Each venv has its own section, a function make_<name> listed in ALL.
+# or [tfc] (no argument: all). Each venv has its own section, a function make_<name> listed in ALL.
 set -euo pipefail
 
 VENVS=${VENVS:-/work}
@@ -41,7 +41,18 @@ print("compressai", compressai.__version__, "torch", torch.__version__, compress
 EOF
 }
 
-ALL="compressai"  # each venv section adds its name here
+# --- tfc venv ---
+# TensorFlow Compression 2.14.1 (brings TensorFlow 2.14 with Keras 2), Python 3.11, with Pillow
+# for the photos. Used by benchmarks/tfc_model.py, benchmarks/compare_tfc.py and
+# tools/make_tfc_vectors.py.
+make_tfc() {
+    local venv=$VENVS/tfc-venv
+    [ -x "$venv/bin/python" ] || python3.11 -m venv "$venv"
+    "$venv/bin/pip" install --quiet tensorflow-compression==2.14.1 pillow
+    "$venv/bin/python" -c "import tensorflow_compression as tfc; print('tfc venv:', tfc.__version__)"
+}
+
+ALL="compressai tfc"  # each venv section adds its name here
 
 for name in "${@:-$ALL}"; do
     "make_$name"
