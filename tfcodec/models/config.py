@@ -89,7 +89,7 @@ class HyperpriorConfig(_JsonConfig):
     @property
     def prior_filters(self):
         """Hidden widths of the hyper-latent's deep factorized density."""
-        return (3, 3, 3, 3) if self.layout == "compressai" else (3, 3, 3)
+        return {"compressai": (3, 3, 3, 3), "tfc": (3, 3)}.get(self.layout, (3, 3, 3))
 
 
 # Where a hyperprior model's layers come from: "tfcodec" (ours: TensorFlow's 'same'

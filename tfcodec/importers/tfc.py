@@ -1,0 +1,220 @@
+"""A tensorflow-compression (TFC) Ballé 2018 scale hyperprior -> a tfcodec model that computes it exactly.
+
+TFC stopped at TensorFlow 2.14 and its layers do not run on Keras 3; its
+checkpoints are plain TensorFlow checkpoints, so tfcodec reads them with
+`tf.train.load_checkpoint` and no TFC. The layout is that of TFC's model
+scripts (`models/bmshj2018.py`) and of benchmarks/tfc_model.py: a model with
+`analysis_transform`, `synthesis_transform`, `hyper_analysis_transform`,
+`hyper_synthesis_transform` (Sequentials of `SignalConv2D`, GDN as a layer or as
+a convolution's activation) and `hyperprior` (a `NoisyDeepFactorized`). A
+checkpoint prefix (`.../ckpt-1`), a folder holding checkpoints, or a SavedModel
+folder (its `variables/`) all work. What each piece becomes (measured in the TFC
+venv: tools/tfc_facts_conv.py, tools/tfc_facts_misc.py):
+
+* `SignalConv2D` 'same_zeros': the centred alignment of `CenteredConv2D` (down)
+  and `CenteredConv2DTranspose` (up), kernel (kh, kw, in, out) as stored, or
+  from its RDFT parameterisation (TFC's default: real and imaginary parts of the
+  kernel's 2-D real DFT, times sqrt(kh kw)); a stride-1 convolution with
+  corr=False (the hyper-synthesis' last layer) is a true convolution: its
+  kernel is flipped for Keras's correlation;
+* GDN: the same reparameterisation as tfcodec's (pedestal 2^-36), gamma in the
+  same orientation; TFC's default GDN is the simplified one (alpha 1, epsilon 1,
+  x / (beta + gamma |x|)), which tfcodec does not have: `gdn="classic"` (alpha 2,
+  epsilon 0.5) checkpoints import, others are refused with that reason;
+* the hyper-synthesis gives scale indexes i, scale = exp(log 0.11 + i * step)
+  with i clipped to [0, 63]: an affine map of tfcodec's log-scale, folded into
+  its last layer (the clip is tfcodec's own bound on log-scales);
+* z's quantisation offset (`ContinuousBatchedEntropyModel.quantization_offset`)
+  is read from `quantization_offset` when the checkpoint has it (tfc_model.py
+  saves it), else computed from the prior's median as TFC does (to within TFC's
+  own iterative estimate, about 2e-4).
+"""
+
+import math
+import re
+
+import numpy as np
+
+from tfcodec import fileio
+from tfcodec.errors import FormatError
+from tfcodec.models.config import HyperpriorConfig
+
+TRANSFORMS = ("analysis_transform", "synthesis_transform", "hyper_analysis_transform",
+              "hyper_synthesis_transform")
+PEDESTAL = 2.0**-36
+SCALE_MIN, SCALE_MAX, NUM_SCALES = 0.11, 256.0, 64   # TFC's model scripts' defaults
+DEFAULT_LAMBDA = 0.01                                  # bmshj2018.py's default
+
+
+def _reader(path):
+    """A checkpoint reader for a prefix, a folder of checkpoints or a SavedModel folder."""
+    import tensorflow as tf
+
+    path = str(path)
+    candidates = [path]
+    if fileio.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        candidates = ([latest] if latest else []) + [fileio.join(path, "variables", "variables")]
+    for candidate in candidates:
+        if candidate and fileio.exists(f"{candidate}.index"):
+            return tf.train.load_checkpoint(candidate)
+    raise FormatError(f"{path} is not a TensorFlow checkpoint (prefix, folder of checkpoints or SavedModel)")
+
+
+def read_variables(path):
+    """{name: array} of a checkpoint's model variables, names without the `model/` root and
+    the `/.ATTRIBUTES/VARIABLE_VALUE` suffix."""
+    reader = _reader(path)
+    suffix = "/.ATTRIBUTES/VARIABLE_VALUE"
+    out = {}
+    for name in reader.get_variable_to_shape_map():
+        if not name.endswith(suffix) or "OPTIMIZER_SLOT" in name or name.startswith("optimizer/"):
+            continue
+        short = name[:-len(suffix)]
+        short = short[len("model/"):] if short.startswith("model/") else short
+        out[short] = reader.get_tensor(name)
+    return out
+
+
+def rdft_kernel(real, imag):
+    """The spatial kernel (kh, kw, in, out) of TFC's RDFT parameterisation (in, out, kh, kw//2+1)."""
+    kh = real.shape[2]
+    kw = 2 * (real.shape[3] - 1) + 1  # TFC's kernels are odd-sized
+    spectrum = (np.asarray(real, np.float64) + 1j * np.asarray(imag, np.float64)) * math.sqrt(kh * kw)
+    return np.fft.irfft2(spectrum, s=(kh, kw)).transpose(2, 3, 0, 1)
+
+
+def _layers(variables, transform):
+    """The layers of one transform in order: ("conv", kernel, bias or None) and ("gdn", beta, gamma)."""
+    groups = {}
+    for name, value in variables.items():
+        match = re.match(rf"{transform}/layer_with_weights-(\d+)/(.*)$", name)
+        if match:
+            groups.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    if not groups:
+        raise FormatError(f"the checkpoint has no {transform}: not a TFC bmshj2018 model")
+    layers = []
+    for index in sorted(groups):
+        group = groups[index]
+        kernel = None
+        for key, value in group.items():
+            if key.endswith("_kernel_parameter/real"):
+                kernel = rdft_kernel(value, group[key[:-len("real")] + "imag"])
+            elif key.endswith("_kernel_parameter") or key.endswith("kernel_parameter/variable"):
+                kernel = np.asarray(value, np.float64)
+        bias = next((v for k, v in group.items() if k.endswith("_bias_parameter")), None)
+        beta = next((v for k, v in group.items() if k.endswith("_beta_parameter/variable")), None)
+        gamma = next((v for k, v in group.items() if k.endswith("_gamma_parameter/variable")), None)
+        if kernel is not None:
+            layers.append(("conv", kernel, bias))
+        if beta is not None and gamma is not None:
+            layers.append(("gdn", beta, gamma))
+        if kernel is None and beta is None:
+            raise FormatError(f"{transform} layer {index} is neither a SignalConv2D nor a GDN "
+                              f"({', '.join(sorted(group))})")
+    return layers
+
+
+def _reparameterised(stored, minimum):
+    bound = (minimum + PEDESTAL) ** 0.5
+    return np.maximum(np.asarray(stored, np.float64), bound) ** 2 - PEDESTAL
+
+
+def quantization_offsets(prior, channels):
+    """TFC's quantisation offsets of z for a deep factorized prior: each channel's median
+    (logits of its CDF = 0, by bisection) minus its nearest integer. A model trained on
+    (re)computes them this way after training, as TFC does when it builds its coders."""
+    import tensorflow as tf
+
+    lo, hi = np.full(channels, -1e3), np.full(channels, 1e3)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        logits = prior.logits_cdf(tf.constant(mid.astype(np.float32)[:, None, None])).numpy()[:, 0, 0]
+        lo, hi = np.where(logits < 0, mid, lo), np.where(logits < 0, hi, mid)
+    median = (lo + hi) / 2
+    return median - np.round(median)
+
+
+def _assign(variable, value, what):
+    value = np.asarray(value, np.float32)
+    if tuple(variable.shape) != value.shape:
+        raise FormatError(f"{what}: shape {value.shape} does not fit {variable.path} {tuple(variable.shape)}")
+    variable.assign(value)
+
+
+def _load(sequential, layers, transform, last_is_convolution=False, fold=None):
+    """Assigns TFC layers to a Keras Sequential's conv and GDN layers, in order."""
+    import keras
+
+    from tfcodec.layers import GDN
+
+    targets = [l for l in sequential.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.Conv2DTranspose, GDN))]
+    if [t[0] for t in layers] != ["gdn" if isinstance(l, GDN) else "conv" for l in targets]:
+        raise FormatError(f"{transform}: layers {[t[0] for t in layers]} are not those of a TFC bmshj2018 model")
+    convs = [i for i, t in enumerate(layers) if t[0] == "conv"]
+    for i, ((kind, a, b), layer) in enumerate(zip(layers, targets)):
+        if kind == "gdn":
+            _assign(layer.beta_stored, np.sqrt(_reparameterised(a, 1e-6) + PEDESTAL), f"{transform} GDN beta")
+            _assign(layer.gamma_stored, np.sqrt(_reparameterised(b, 0.0) + PEDESTAL), f"{transform} GDN gamma")
+            continue
+        kernel, bias = a, (np.zeros(a.shape[-1]) if b is None else np.asarray(b, np.float64))
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            kernel = kernel.transpose(0, 1, 3, 2)              # Keras: (kh, kw, out, in)
+        elif i == convs[-1] and last_is_convolution:
+            kernel = kernel[::-1, ::-1]                        # corr=False: a true convolution
+        if i == convs[-1] and fold is not None:
+            kernel, bias = fold(kernel, bias)
+        _assign(layer.kernel, kernel, f"{transform} kernel")
+        if layer.use_bias:
+            _assign(layer.bias, bias, f"{transform} bias")
+        elif b is not None:
+            raise FormatError(f"{transform}: a bias where TFC's bmshj2018 has none")
+
+
+def model_from_checkpoint(path, lmbda=None, gdn="classic"):
+    """(model name, built Keras model computing the TFC checkpoint's model)."""
+    from tfcodec.models import hyperprior
+
+    if gdn != "classic":
+        raise FormatError("this TFC model uses TFC's default GDN (simplified: x / (beta + gamma |x|)); "
+                          "tfcodec imports GDN(alpha_parameter=2, epsilon_parameter=0.5) models only")
+    variables = read_variables(path)
+    layers = {t: _layers(variables, t) for t in TRANSFORMS}
+    try:
+        n = layers["analysis_transform"][0][1].shape[-1]
+        m = layers["analysis_transform"][-1][1].shape[-1]
+        hyper_filters = layers["hyper_analysis_transform"][0][1].shape[-1]
+        hyper_channels = layers["hyper_analysis_transform"][-1][1].shape[-1]
+    except (IndexError, AttributeError):
+        raise FormatError(f"{path}: not a TFC bmshj2018 model") from None
+    lmbda = DEFAULT_LAMBDA if lmbda is None else float(lmbda)
+    config = HyperpriorConfig("bmshj2018", n, m, hyper_filters, hyper_channels, predict_means=False,
+                              gain_levels=2, lambda_min=lmbda, lambda_max=lmbda, layout="tfc")
+    name = f"tfc-bmshj2018-n{n}-m{m}"
+    model = hyperprior.build(name, config)
+    step = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (NUM_SCALES - 1)
+
+    def index_to_log_scale(kernel, bias):
+        return kernel * step, bias * step + math.log(SCALE_MIN)
+
+    _load(model.analysis, layers["analysis_transform"], "analysis_transform")
+    _load(model.synthesis, layers["synthesis_transform"], "synthesis_transform")
+    _load(model.hyper_analysis, layers["hyper_analysis_transform"], "hyper_analysis_transform")
+    _load(model.hyper_synthesis, layers["hyper_synthesis_transform"], "hyper_synthesis_transform",
+          last_is_convolution=True, fold=index_to_log_scale)
+    prior = model.hyper_prior
+    for kind, weights in (("matrices", prior.matrices), ("biases", prior.biases), ("factors", prior.factors)):
+        for i, variable in enumerate(weights):
+            key = f"hyperprior/_base/_{kind}/{i}"
+            if key not in variables:
+                raise FormatError(f"the checkpoint has no {key}: not a TFC NoisyDeepFactorized hyperprior "
+                                  "with num_filters=(3, 3)")
+            _assign(variable, variables[key], key)
+    if "quantization_offset" in variables:
+        offset = np.asarray(variables["quantization_offset"], np.float64).reshape(-1)
+    else:
+        offset = quantization_offsets(prior, hyper_channels)
+    _assign(model.z_offset, offset, "quantization_offset")
+    for table in (model.gains.log_gain, model.gains.log_inverse_gain):
+        table.assign(np.zeros(table.shape, np.float32))
+    return name, model
