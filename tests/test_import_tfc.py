@@ -34,7 +34,7 @@ def golden():
 
 @pytest.fixture(scope="module")
 def imported():
-    return model_from_checkpoint(CHECKPOINT, lmbda=0.01)
+    return model_from_checkpoint(CHECKPOINT, lmbda=0.01, gdn="classic")
 
 
 def _close(actual, expected, what, tolerance=2e-5):
@@ -90,5 +90,5 @@ def test_stream_decodes_like_tfc(golden, imported, tmp_path):
 def test_not_a_checkpoint(tmp_path):
     with pytest.raises(FormatError, match="not a TensorFlow checkpoint"):
         model_from_checkpoint(str(tmp_path))
-    with pytest.raises(FormatError, match="simplified"):
-        model_from_checkpoint(CHECKPOINT, gdn="simplified")
+    with pytest.raises(FormatError, match="classic or simplified"):
+        model_from_checkpoint(CHECKPOINT, gdn="alpha")

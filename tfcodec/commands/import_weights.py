@@ -26,6 +26,10 @@ def register(subparsers):
                         "model and gives its lambda")
     p.add_argument("--lmbda", type=float, help="the lambda a tfc model was trained with (--from tfc; kept in "
                                                "the bundle's config)")
+    p.add_argument("--gdn", choices=("simplified", "classic"), default="simplified",
+                   help="the GDN of a tfc model (--from tfc; a checkpoint does not say): simplified = TFC's "
+                        "default tfc.GDN(), what its model scripts train (default); classic = "
+                        "GDN(alpha_parameter=2, epsilon_parameter=0.5)")
     p.add_argument("--out", required=True, help="output .npz (local or a URL), written atomically")
     p.add_argument("--calibration", help="optional folder of TRAINING images: calibrate the integer entropy "
                                          "nets on crops of them as well as on samples of the model's prior")
@@ -48,8 +52,8 @@ def run(args):
     else:
         from tfcodec.importers.tfc import model_from_checkpoint
 
-        name, model = model_from_checkpoint(args.checkpoint, args.lmbda)
-        source = {"from": "tfc"}
+        name, model = model_from_checkpoint(args.checkpoint, args.lmbda, args.gdn)
+        source = {"from": "tfc", "gdn": args.gdn}
     source["file"] = str(args.checkpoint).rsplit("/", 1)[-1]
     save_imported(model, name, args.out, source, args.calibration)
     print(f"wrote {args.out}: model {name}")

@@ -64,6 +64,13 @@ def _gdn(layer, x, form):
 
     channels = x.shape[-1]
     kernel = tf.reshape(layer.gamma, (1, 1, channels, channels))
+    if layer.simplified:  # n = conv1x1(|x|, gamma) + beta; x / n or x * n (`GDN`)
+        norm = tf.nn.conv2d(tf.maximum(x, x * tf.constant(-1.0)), kernel, strides=1, padding="VALID") + layer.beta
+        if layer.inverse:
+            return x * norm
+        if form not in GDN_FORMS:
+            raise ValueError(f"GDN form must be one of {GDN_FORMS}")
+        return x * (tf.math.rsqrt(norm * norm) if form == "rsqrt" else tf.exp(-tf.math.log(norm)))
     norm = tf.nn.conv2d(x * x, kernel, strides=1, padding="VALID") + layer.beta
     if form == "rsqrt":
         if layer.inverse:

@@ -18,9 +18,11 @@ venv: tools/tfc_facts_conv.py, tools/tfc_facts_misc.py):
   corr=False (the hyper-synthesis' last layer) is a true convolution: its
   kernel is flipped for Keras's correlation;
 * GDN: the same reparameterisation as tfcodec's (pedestal 2^-36), gamma in the
-  same orientation; TFC's default GDN is the simplified one (alpha 1, epsilon 1,
-  x / (beta + gamma |x|)), which tfcodec does not have: `gdn="classic"` (alpha 2,
-  epsilon 0.5) checkpoints import, others are refused with that reason;
+  same orientation. TFC's default GDN (alpha 1, epsilon 1: x / (beta + gamma |x|),
+  what its model scripts train) is tfcodec's `GDN(simplified=True)`; a model built
+  with GDN(alpha_parameter=2, epsilon_parameter=0.5) has the classic one. A
+  checkpoint does not store alpha and epsilon (they are constants), so the caller
+  says which (`gdn`, default TFC's);
 * the hyper-synthesis gives scale indexes i, scale = exp(log 0.11 + i * step)
   with i clipped to [0, 63]: an affine map of tfcodec's log-scale, folded into
   its last layer (the clip is tfcodec's own bound on log-scales);
@@ -171,13 +173,13 @@ def _load(sequential, layers, transform, last_is_convolution=False, fold=None):
             raise FormatError(f"{transform}: a bias where TFC's bmshj2018 has none")
 
 
-def model_from_checkpoint(path, lmbda=None, gdn="classic"):
-    """(model name, built Keras model computing the TFC checkpoint's model)."""
+def model_from_checkpoint(path, lmbda=None, gdn="simplified"):
+    """(model name, built Keras model computing the TFC checkpoint's model). `gdn`:
+    "simplified" (TFC's default GDN) or "classic" (alpha 2, epsilon 0.5)."""
     from tfcodec.models import hyperprior
 
-    if gdn != "classic":
-        raise FormatError("this TFC model uses TFC's default GDN (simplified: x / (beta + gamma |x|)); "
-                          "tfcodec imports GDN(alpha_parameter=2, epsilon_parameter=0.5) models only")
+    if gdn not in ("classic", "simplified"):
+        raise FormatError(f"GDN must be classic or simplified, not {gdn!r}")
     variables = read_variables(path)
     layers = {t: _layers(variables, t) for t in TRANSFORMS}
     try:
@@ -189,7 +191,7 @@ def model_from_checkpoint(path, lmbda=None, gdn="classic"):
         raise FormatError(f"{path}: not a TFC bmshj2018 model") from None
     lmbda = DEFAULT_LAMBDA if lmbda is None else float(lmbda)
     config = HyperpriorConfig("bmshj2018", n, m, hyper_filters, hyper_channels, predict_means=False,
-                              gain_levels=2, lambda_min=lmbda, lambda_max=lmbda, layout="tfc")
+                              gain_levels=2, lambda_min=lmbda, lambda_max=lmbda, layout="tfc", gdn=gdn)
     name = f"tfc-bmshj2018-n{n}-m{m}"
     model = hyperprior.build(name, config)
     step = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (NUM_SCALES - 1)
@@ -210,8 +212,11 @@ def model_from_checkpoint(path, lmbda=None, gdn="classic"):
                 raise FormatError(f"the checkpoint has no {key}: not a TFC NoisyDeepFactorized hyperprior "
                                   "with num_filters=(3, 3)")
             _assign(variable, variables[key], key)
-    if "quantization_offset" in variables:
-        offset = np.asarray(variables["quantization_offset"], np.float64).reshape(-1)
+    # tfc_model.py saves the offsets as `quantization_offset`; a model that built its coding
+    # entropy model (TFC's scripts do after fit) holds them in it.
+    stored = sorted(k for k in variables if k.split("/")[-1].lstrip("_") == "quantization_offset")
+    if stored:
+        offset = np.asarray(variables[stored[0]], np.float64).reshape(-1)
     else:
         offset = quantization_offsets(prior, hyper_channels)
     _assign(model.z_offset, offset, "quantization_offset")

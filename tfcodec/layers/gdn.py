@@ -2,6 +2,11 @@
 
 y_i = x_i / sqrt(beta_i + sum_j gamma_ij x_j^2)   (inverse: multiply instead)
 
+or, `simplified` (Johnston et al. 2019; tensorflow-compression's default GDN,
+alpha = epsilon = 1, kept for models imported from it):
+
+y_i = x_i / (beta_i + sum_j gamma_ij |x_j|)
+
 The sum over channels is a 1x1 convolution of x^2, so the exported graph holds
 only MUL, CONV_2D, ADD and RSQRT: a `tensordot` form exported SHAPE/GATHER/
 REDUCE_PROD ops that the Edge TPU rejects.
@@ -32,9 +37,10 @@ def _reparam_init(value):
 class GDN(keras.layers.Layer):
     """GDN, or its inverse with ``inverse=True`` (IGDN) for synthesis transforms."""
 
-    def __init__(self, inverse=False, beta_min=1e-6, gamma_init=0.1, **kwargs):
+    def __init__(self, inverse=False, beta_min=1e-6, gamma_init=0.1, simplified=False, **kwargs):
         super().__init__(**kwargs)
         self.inverse = inverse
+        self.simplified = simplified
         self.beta_min = beta_min
         self.gamma_init = gamma_init
 
@@ -56,11 +62,18 @@ class GDN(keras.layers.Layer):
     def gamma(self):
         return _reparam_value(self.gamma_stored, 0.0)
 
-    def call(self, x):
+    def norm(self, x):
+        """beta + gamma x^2 (simplified: beta + gamma |x|), a 1x1 convolution."""
         channels = x.shape[-1]
         kernel = tf.reshape(self.gamma, (1, 1, channels, channels))
-        norm = tf.nn.conv2d(x * x, kernel, strides=1, padding="VALID")  # x*x: int8 SQUARE has no kernel
-        norm = norm + self.beta
+        # x*x: int8 SQUARE has no kernel
+        return tf.nn.conv2d(tf.abs(x) if self.simplified else x * x, kernel, strides=1, padding="VALID") \
+            + self.beta
+
+    def call(self, x):
+        norm = self.norm(x)
+        if self.simplified:
+            return x * norm if self.inverse else x / norm
         if self.inverse:
             # x * sqrt(norm), written as x * norm * rsqrt(norm) so int8 TFLite
             # needs no SQRT kernel.
@@ -69,5 +82,6 @@ class GDN(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(inverse=self.inverse, beta_min=self.beta_min, gamma_init=self.gamma_init)
+        config.update(inverse=self.inverse, beta_min=self.beta_min, gamma_init=self.gamma_init,
+                      simplified=self.simplified)
         return config

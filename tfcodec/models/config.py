@@ -40,10 +40,13 @@ class HyperpriorConfig(_JsonConfig):
     lambda_min: float = 0.0015
     lambda_max: float = 0.15
     layout: str = "tfcodec"
+    gdn: str = "classic"      # or "simplified": TFC's default GDN, for models imported from it
 
     def __post_init__(self):
         if self.layout not in LAYOUTS:
             raise ValueError(f"unknown layout {self.layout!r}: one of {', '.join(LAYOUTS)}")
+        if self.gdn not in ("classic", "simplified"):
+            raise ValueError(f"unknown GDN {self.gdn!r}: classic or simplified")
         if self.layout != "tfcodec" and self.channelwise:
             raise ValueError(f"the {self.layout} layout has no channel-wise model")
 

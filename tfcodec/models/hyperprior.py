@@ -53,8 +53,9 @@ class HyperpriorModel(keras.Model):
         self.config = config
         c = config
         imported = c.layout != "tfcodec"
-        self.analysis = transforms.analysis_transform(c.num_filters, c.latent_channels, centered=imported)
-        self.synthesis = transforms.synthesis_transform(c.num_filters, centered=imported)
+        self.analysis = transforms.analysis_transform(c.num_filters, c.latent_channels, centered=imported,
+                                                      gdn=c.gdn)
+        self.synthesis = transforms.synthesis_transform(c.num_filters, centered=imported, gdn=c.gdn)
         self.hyper_analysis = transforms.hyper_analysis_transform(
             c.hyper_filters, c.hyper_channels, config=c if imported else None)
         feature_channels = c.latent_channels * (2 if c.predict_means else 1)

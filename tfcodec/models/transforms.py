@@ -103,20 +103,22 @@ def activation(kind):
 _PINNED = "float32"   # the dtype of the layers a mixed policy must not lower (see the docstring)
 
 
-def analysis_transform(num_filters, latent_channels, name="analysis", centered=False):
+def analysis_transform(num_filters, latent_channels, name="analysis", centered=False, gdn="classic"):
+    simplified = gdn == "simplified"
     return keras.Sequential([
-        conv(num_filters, 5, 2, centered=centered), GDN(),
-        conv(num_filters, 5, 2, centered=centered), GDN(),
-        conv(num_filters, 5, 2, centered=centered), GDN(),
+        conv(num_filters, 5, 2, centered=centered), GDN(simplified=simplified),
+        conv(num_filters, 5, 2, centered=centered), GDN(simplified=simplified),
+        conv(num_filters, 5, 2, centered=centered), GDN(simplified=simplified),
         conv(latent_channels, 5, 2, dtype=_PINNED, centered=centered),
     ], name=name)
 
 
-def synthesis_transform(num_filters, name="synthesis", centered=False):
+def synthesis_transform(num_filters, name="synthesis", centered=False, gdn="classic"):
+    simplified = gdn == "simplified"
     return keras.Sequential([
-        up_conv(num_filters, centered, _PINNED), GDN(inverse=True),
-        up_conv(num_filters, centered), GDN(inverse=True),
-        up_conv(num_filters, centered), GDN(inverse=True),
+        up_conv(num_filters, centered, _PINNED), GDN(inverse=True, simplified=simplified),
+        up_conv(num_filters, centered), GDN(inverse=True, simplified=simplified),
+        up_conv(num_filters, centered), GDN(inverse=True, simplified=simplified),
         up_conv(3, centered),
     ], name=name)
 
