@@ -203,6 +203,26 @@ def test_gdn_forms_match_the_layer(inverse):
     np.testing.assert_allclose(_gdn(layer, tiny, "rsqrt").numpy(), expected, rtol=1e-4, atol=1e-9)
 
 
+@pytest.mark.parametrize("inverse", [False, True])
+def test_simplified_gdn_forms_match_the_layer(inverse):
+    """The simplified GDN (TFC's default, for imported models): x / (beta + gamma |x|) or
+    times it, against a numpy reference, and both exported forms against the layer."""
+    import tensorflow as tf
+
+    from tfcodec.export.graphs import GDN_FORMS, _gdn
+    from tfcodec.layers import GDN
+
+    layer = GDN(inverse=inverse, simplified=True)
+    x = tf.random.stateless_normal((1, 5, 7, 6), (3, 5))
+    reference = layer(x).numpy()
+    layer.gamma_stored.assign(layer.gamma_stored + 0.05)   # off-diagonal terms
+    reference = layer(x).numpy()
+    norm = layer.beta.numpy() + np.einsum("nhwc,cd->nhwd", np.abs(x.numpy()), layer.gamma.numpy())
+    np.testing.assert_allclose(reference, x.numpy() * norm if inverse else x.numpy() / norm, rtol=1e-5)
+    for form in GDN_FORMS:
+        np.testing.assert_allclose(_gdn(layer, x, form).numpy(), reference, rtol=1e-5, atol=1e-6)
+
+
 def _converter(function, shape, folder, layer=None):
     """A TFLite converter of function(layer(x)) (a fresh 3x3 convolution by default)."""
     import keras

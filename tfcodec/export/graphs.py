@@ -70,7 +70,9 @@ def _gdn(layer, x, form):
             return x * norm
         if form not in GDN_FORMS:
             raise ValueError(f"GDN form must be one of {GDN_FORMS}")
-        return x * (tf.math.rsqrt(norm * norm) if form == "rsqrt" else tf.exp(-tf.math.log(norm)))
+        # 1 / n as rsqrt(n^2), or exp(-log(n^2) / 2): a plain -log(n) exports as NEG, no int8 kernel.
+        square = norm * norm
+        return x * (tf.math.rsqrt(square) if form == "rsqrt" else tf.exp(-0.5 * tf.math.log(square)))
     norm = tf.nn.conv2d(x * x, kernel, strides=1, padding="VALID") + layer.beta
     if form == "rsqrt":
         if layer.inverse:

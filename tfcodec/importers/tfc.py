@@ -63,18 +63,36 @@ def _reader(path):
     raise FormatError(f"{path} is not a TensorFlow checkpoint (prefix, folder of checkpoints or SavedModel)")
 
 
+def _object_paths(reader):
+    """{checkpoint key: attribute path} from the checkpoint's object graph. Keras's
+    SavedModel (what TFC's scripts write with model.save) keys its variables
+    `variables/<n>`; a tf.train.Checkpoint keys them by path from its root."""
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    # Lists of the same variables that Keras also tracks: a path through them says nothing.
+    aliases = {"variables", "trainable_variables", "non_trainable_variables", "keras_api", "layers"}
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    paths, queue = {0: ""}, [0]
+    while queue:
+        node = queue.pop(0)
+        for child in graph.nodes[node].children:
+            if child.node_id not in paths and child.local_name not in aliases:
+                paths[child.node_id] = f"{paths[node]}/{child.local_name}".lstrip("/")
+                queue.append(child.node_id)
+    return {attribute.checkpoint_key: paths[node] for node in paths
+            for attribute in graph.nodes[node].attributes if attribute.name == "VARIABLE_VALUE"}
+
+
 def read_variables(path):
-    """{name: array} of a checkpoint's model variables, names without the `model/` root and
-    the `/.ATTRIBUTES/VARIABLE_VALUE` suffix."""
+    """{attribute path: array} of a checkpoint's variables, without the `model/` root of a
+    tf.train.Checkpoint(model=...)."""
     reader = _reader(path)
-    suffix = "/.ATTRIBUTES/VARIABLE_VALUE"
     out = {}
-    for name in reader.get_variable_to_shape_map():
-        if not name.endswith(suffix) or "OPTIMIZER_SLOT" in name or name.startswith("optimizer/"):
+    for key, name in _object_paths(reader).items():
+        if name.startswith(("optimizer/", "save_counter")) or "OPTIMIZER_SLOT" in key:
             continue
-        short = name[:-len(suffix)]
-        short = short[len("model/"):] if short.startswith("model/") else short
-        out[short] = reader.get_tensor(name)
+        out[name[len("model/"):] if name.startswith("model/") else name] = reader.get_tensor(key)
     return out
 
 
