@@ -98,10 +98,12 @@ def test_no_module_dispatches_on_a_family_name():
 
 
 def test_registered_names_are_the_shipped_models_and_the_sizes_users_train():
-    """In a fresh process: tests register tiny models of their own in this one."""
+    """In a fresh process: tests register tiny models of their own in this one. CompressAI's
+    zoo sizes are registered for imports (docs/interop.md)."""
     shipped = {f[:-4] for f in os.listdir(os.path.join(PACKAGE, "weights")) if f.endswith(".npz")}
     sizes = {"bmshj2018", "mbt2018-mean", "cw2020", "rnn-lstm", "rnn-gru", "rnn-resgru"}
-    expected = shipped | sizes | {f"{name}-small" for name in sizes}
+    zoo = {f"compressai-{arch}-q{q}" for arch in ("bmshj2018-hyperprior", "mbt2018-mean") for q in range(1, 9)}
+    expected = shipped | sizes | {f"{name}-small" for name in sizes} | zoo
     listed = subprocess.run([sys.executable, "-c", "from tfcodec.models import model_names; "
                              "print(' '.join(model_names()))"], capture_output=True, text=True, check=True,
                             env=dict(os.environ, PYTHONPATH=os.path.dirname(PACKAGE)))
