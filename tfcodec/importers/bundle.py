@@ -14,6 +14,13 @@ import json
 
 import numpy as np
 
+from tfcodec.errors import FormatError
+
+# GDN's reparameterisation (Ballé's, in TFC, CompressAI and tfcodec alike): a value v is
+# stored as p = sqrt(v + PEDESTAL) and read back as max(p, sqrt(minimum + PEDESTAL))^2 - PEDESTAL.
+PEDESTAL = 2.0**-36
+BETA_MIN = 1e-6
+
 # Hyper-latents drawn from the prior for calibration: how many, and their size.
 PRIOR_SAMPLES, PRIOR_SAMPLE_SIZE = 8, 24
 
@@ -32,6 +39,29 @@ def prior_samples(model, count=PRIOR_SAMPLES, size=PRIOR_SAMPLE_SIZE, seed=0):
         z = np.stack([rng.choice(support, size=(size, size), p=p) for p in pmf], axis=-1) + centres
         samples.append(z[None].astype(np.float32))
     return samples
+
+
+def reparameterised(stored, minimum):
+    """The value of a reparameterised GDN parameter as stored by TFC or CompressAI."""
+    bound = (minimum + PEDESTAL) ** 0.5
+    return np.maximum(np.asarray(stored, np.float64), bound) ** 2 - PEDESTAL
+
+
+def assign(variable, value, what):
+    """variable = value, or a FormatError naming `what` when the shapes differ."""
+    value = np.asarray(value, np.float32)
+    if tuple(variable.shape) != value.shape:
+        raise FormatError(f"{what}: shape {value.shape} does not fit {variable.path} {tuple(variable.shape)}")
+    variable.assign(value)
+
+
+def assign_gdn(layer, stored_beta, stored_gamma, what, transpose_gamma=False):
+    """A tfcodec GDN layer given the source's stored beta and gamma (`transpose_gamma`:
+    gamma[i, j] weighs input j in channel i's norm, tfcodec's the other way round)."""
+    beta = reparameterised(stored_beta, BETA_MIN)
+    gamma = reparameterised(stored_gamma, 0.0)
+    assign(layer.beta_stored, np.sqrt(beta + PEDESTAL), f"{what} beta")
+    assign(layer.gamma_stored, np.sqrt((gamma.T if transpose_gamma else gamma) + PEDESTAL), f"{what} gamma")
 
 
 def save_imported(model, name, out, source, calibration_folder=None, calibration_images=16):

@@ -26,11 +26,8 @@ import re
 import numpy as np
 
 from tfcodec.errors import FormatError
+from tfcodec.importers.bundle import assign, assign_gdn
 from tfcodec.models.config import COMPRESSAI_ARCHS, COMPRESSAI_LAMBDAS, compressai_config
-
-PEDESTAL = 2.0**-36          # CompressAI's reparam_offset 2^-18, squared
-BETA_MIN = 1e-6
-
 
 def _key(key):
     """A state-dict key in one spelling: DataParallel's `module.` dropped, the entropy
@@ -41,12 +38,6 @@ def _key(key):
         stem = {"matrix": "matrices", "bias": "biases", "factor": "factors"}.get(match.group(1), match.group(1))
         return f"entropy_bottleneck.{stem}.{match.group(2)}"
     return key
-
-
-def reparameterised(stored, minimum):
-    """The value of a CompressAI NonNegativeParametrizer parameter."""
-    bound = (minimum + PEDESTAL) ** 0.5
-    return np.maximum(np.asarray(stored, np.float64), bound) ** 2 - PEDESTAL
 
 
 def sizes(state):
@@ -83,12 +74,6 @@ class _State:
         return sorted(k for k in self.arrays if k not in self.used and not any(d in k for d in derived))
 
 
-def _assign(variable, value, name):
-    if tuple(variable.shape) != value.shape:
-        raise FormatError(f"{name}: shape {value.shape} does not fit {variable.path} {tuple(variable.shape)}")
-    variable.assign(value.astype(np.float32))
-
-
 def _load_sequential(sequential, get, prefix, torch_indices, last_swap=None):
     """The conv layers of a Keras Sequential from CompressAI's module `prefix`, in order;
     GDN layers from the modules between them."""
@@ -103,13 +88,11 @@ def _load_sequential(sequential, get, prefix, torch_indices, last_swap=None):
         bias = get(f"{prefix}.{index}.bias")
         if n == len(convs) - 1 and last_swap:  # (scales, means) -> (means, scales)
             kernel, bias = np.roll(kernel, last_swap, axis=-1), np.roll(bias, last_swap)
-        _assign(layer.kernel, kernel, f"{prefix}.{index}.weight")
-        _assign(layer.bias, bias, f"{prefix}.{index}.bias")
+        assign(layer.kernel, kernel, f"{prefix}.{index}.weight")
+        assign(layer.bias, bias, f"{prefix}.{index}.bias")
     for layer, index in zip(gdns, [i + 1 for i in torch_indices]):
-        beta = reparameterised(get(f"{prefix}.{index}.beta"), BETA_MIN)
-        gamma = reparameterised(get(f"{prefix}.{index}.gamma"), 0.0).T
-        _assign(layer.beta_stored, np.sqrt(beta + PEDESTAL), f"{prefix}.{index}.beta")
-        _assign(layer.gamma_stored, np.sqrt(gamma + PEDESTAL), f"{prefix}.{index}.gamma")
+        assign_gdn(layer, get(f"{prefix}.{index}.beta"), get(f"{prefix}.{index}.gamma"), f"{prefix}.{index}",
+                   transpose_gamma=True)
 
 
 def model_from_state_dict(state, arch, quality):
@@ -135,11 +118,11 @@ def model_from_state_dict(state, arch, quality):
     _load_sequential(model.hyper_synthesis, get, "h_s", (0, 2, 4), last_swap=m if config.predict_means else 0)
     prior = model.hyper_prior
     for i, matrix in enumerate(prior.matrices):
-        _assign(matrix, get(f"entropy_bottleneck.matrices.{i}"), f"entropy_bottleneck matrix {i}")
-        _assign(prior.biases[i], get(f"entropy_bottleneck.biases.{i}"), f"entropy_bottleneck bias {i}")
+        assign(matrix, get(f"entropy_bottleneck.matrices.{i}"), f"entropy_bottleneck matrix {i}")
+        assign(prior.biases[i], get(f"entropy_bottleneck.biases.{i}"), f"entropy_bottleneck bias {i}")
         if i < len(prior.factors):
-            _assign(prior.factors[i], get(f"entropy_bottleneck.factors.{i}"), f"entropy_bottleneck factor {i}")
-    _assign(model.z_offset, get("entropy_bottleneck.quantiles", (n, 1, 3))[:, 0, 1], "medians")
+            assign(prior.factors[i], get(f"entropy_bottleneck.factors.{i}"), f"entropy_bottleneck factor {i}")
+    assign(model.z_offset, get("entropy_bottleneck.quantiles", (n, 1, 3))[:, 0, 1], "medians")
     for table in (model.gains.log_gain, model.gains.log_inverse_gain):
         table.assign(np.zeros(table.shape, np.float32))  # CompressAI has no gains
     extra = get.unused_parameters()

@@ -39,11 +39,11 @@ import numpy as np
 
 from tfcodec import fileio
 from tfcodec.errors import FormatError
+from tfcodec.importers.bundle import assign, assign_gdn
 from tfcodec.models.config import HyperpriorConfig
 
 TRANSFORMS = ("analysis_transform", "synthesis_transform", "hyper_analysis_transform",
               "hyper_synthesis_transform")
-PEDESTAL = 2.0**-36
 SCALE_MIN, SCALE_MAX, NUM_SCALES = 0.11, 256.0, 64   # TFC's model scripts' defaults
 DEFAULT_LAMBDA = 0.01                                  # bmshj2018.py's default
 
@@ -135,11 +135,6 @@ def _layers(variables, transform):
     return layers
 
 
-def _reparameterised(stored, minimum):
-    bound = (minimum + PEDESTAL) ** 0.5
-    return np.maximum(np.asarray(stored, np.float64), bound) ** 2 - PEDESTAL
-
-
 def quantization_offsets(prior, channels):
     """TFC's quantisation offsets of z for a deep factorized prior: each channel's median
     (logits of its CDF = 0, by bisection) minus its nearest integer. A model trained on
@@ -155,13 +150,6 @@ def quantization_offsets(prior, channels):
     return median - np.round(median)
 
 
-def _assign(variable, value, what):
-    value = np.asarray(value, np.float32)
-    if tuple(variable.shape) != value.shape:
-        raise FormatError(f"{what}: shape {value.shape} does not fit {variable.path} {tuple(variable.shape)}")
-    variable.assign(value)
-
-
 def _load(sequential, layers, transform, last_is_convolution=False, fold=None):
     """Assigns TFC layers to a Keras Sequential's conv and GDN layers, in order."""
     import keras
@@ -174,8 +162,7 @@ def _load(sequential, layers, transform, last_is_convolution=False, fold=None):
     convs = [i for i, t in enumerate(layers) if t[0] == "conv"]
     for i, ((kind, a, b), layer) in enumerate(zip(layers, targets)):
         if kind == "gdn":
-            _assign(layer.beta_stored, np.sqrt(_reparameterised(a, 1e-6) + PEDESTAL), f"{transform} GDN beta")
-            _assign(layer.gamma_stored, np.sqrt(_reparameterised(b, 0.0) + PEDESTAL), f"{transform} GDN gamma")
+            assign_gdn(layer, a, b, f"{transform} GDN")
             continue
         kernel, bias = a, (np.zeros(a.shape[-1]) if b is None else np.asarray(b, np.float64))
         if isinstance(layer, keras.layers.Conv2DTranspose):
@@ -184,9 +171,9 @@ def _load(sequential, layers, transform, last_is_convolution=False, fold=None):
             kernel = kernel[::-1, ::-1]                        # corr=False: a true convolution
         if i == convs[-1] and fold is not None:
             kernel, bias = fold(kernel, bias)
-        _assign(layer.kernel, kernel, f"{transform} kernel")
+        assign(layer.kernel, kernel, f"{transform} kernel")
         if layer.use_bias:
-            _assign(layer.bias, bias, f"{transform} bias")
+            assign(layer.bias, bias, f"{transform} bias")
         elif b is not None:
             raise FormatError(f"{transform}: a bias where TFC's bmshj2018 has none")
 
@@ -229,7 +216,7 @@ def model_from_checkpoint(path, lmbda=None, gdn="simplified"):
             if key not in variables:
                 raise FormatError(f"the checkpoint has no {key}: not a TFC NoisyDeepFactorized hyperprior "
                                   "with num_filters=(3, 3)")
-            _assign(variable, variables[key], key)
+            assign(variable, variables[key], key)
     # tfc_model.py saves the offsets as `quantization_offset`; a model that built its coding
     # entropy model (TFC's scripts do after fit) holds them in it.
     stored = sorted(k for k in variables if k.split("/")[-1].lstrip("_") == "quantization_offset")
@@ -237,7 +224,7 @@ def model_from_checkpoint(path, lmbda=None, gdn="simplified"):
         offset = np.asarray(variables[stored[0]], np.float64).reshape(-1)
     else:
         offset = quantization_offsets(prior, hyper_channels)
-    _assign(model.z_offset, offset, "quantization_offset")
+    assign(model.z_offset, offset, "quantization_offset")
     for table in (model.gains.log_gain, model.gains.log_inverse_gain):
         table.assign(np.zeros(table.shape, np.float32))
     return name, model
