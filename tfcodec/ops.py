@@ -26,6 +26,21 @@ def lower_bound(x, bound):
     return _bounded(x)
 
 
+def upper_bound(x, bound):
+    """min(x, bound), whose gradient passes where x <= bound or where it pushes x down."""
+    return -lower_bound(-tf.convert_to_tensor(x), -bound)
+
+
+def bounded(x, low, high):
+    """x clipped to [low, high] with `lower_bound`'s gradient at both ends.
+
+    tf.clip_by_value stops the gradient outside the range, so a Gaussian scale
+    initialised or pushed below the scale table's floor never comes back; TFC's
+    indexed entropy models and CompressAI's LowerBound let it back in.
+    """
+    return upper_bound(lower_bound(x, low), high)
+
+
 def round_straight_through(x):
     """round(x) forward, identity backward."""
     return x + tf.stop_gradient(tf.round(x) - x)

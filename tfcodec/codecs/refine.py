@@ -37,7 +37,7 @@ def _objective(model, x, y, z, quality, height, width, training):
     """Per-image rate (bpp) + lambda * MSE (0-255 scale) over the unpadded image."""
     import tensorflow as tf
 
-    out = model.forward_latents(y, z, quality, training=training)
+    out = model.forward_latents(y, z, quality, training=training, revive_scales=False)
     error = out["x_hat"][:, :height, :width] - x[:, :height, :width]
     mse = tf.reduce_mean(tf.square(error)) * 255.0**2
     bpp = (out["y_bits"][0] + out["z_bits"][0]) / tf.cast(height * width, tf.float32)

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfcodec.ops import lower_bound
+from tfcodec.ops import bounded, lower_bound
 
 LIKELIHOOD_BOUND = 1e-9
 SCALE_MIN = 0.11
@@ -31,9 +31,15 @@ def gaussian_likelihood(values, means, scales):
     return lower_bound(upper - lower, LIKELIHOOD_BOUND)
 
 
-def scale_from_log(log_scales):
-    """Scales from the network's log-scale output, bounded like the scale table."""
-    return tf.exp(tf.clip_by_value(log_scales, math.log(SCALE_MIN), math.log(SCALE_MAX)))
+def scale_from_log(log_scales, revive=True):
+    """Scales from the network's log-scale output, bounded like the scale table.
+
+    `revive`: outside the range the gradient still passes where it points back in
+    (`ops.bounded`), so training can bring a scale back; otherwise it is the clip's
+    own (zero outside), for searches that descend the true objective (`codecs.refine`).
+    """
+    low, high = math.log(SCALE_MIN), math.log(SCALE_MAX)
+    return tf.exp(bounded(log_scales, low, high) if revive else tf.clip_by_value(log_scales, low, high))
 
 
 @keras.saving.register_keras_serializable("tfcodec")

@@ -28,7 +28,7 @@ from tfcodec.entropy.densities import SCALE_MAX, SCALE_MIN, DeepFactorized, gaus
 from tfcodec.models import transforms
 from tfcodec.models.config import HyperpriorConfig
 from tfcodec.models.gains import RATE_RANGE_FIELDS, QualityGains, adapt_gain_table, lambda_for_quality
-from tfcodec.ops import random_uniform, round_straight_through
+from tfcodec.ops import bounded, random_uniform, round_straight_through
 
 # Downsampling of the whole model: images are padded to a multiple of this.
 STRIDE = 64
@@ -92,11 +92,14 @@ class HyperpriorModel(keras.Model):
             return tf.round(z)
         return tf.round(z - self.z_offset) + self.z_offset
 
-    def scales(self, scale_features):
-        """Gaussian scales from the hyper-synthesis' scale features, bounded as the tables are."""
+    def scales(self, scale_features, revive=True):
+        """Gaussian scales from the hyper-synthesis' scale features, bounded as the tables are
+        (`revive`: with the gradient that brings a scale back into range; `scale_from_log`)."""
         if self.config.linear_scales:
+            if revive:
+                return bounded(scale_features, SCALE_MIN, SCALE_MAX)
             return tf.clip_by_value(scale_features, SCALE_MIN, SCALE_MAX)
-        return scale_from_log(scale_features)
+        return scale_from_log(scale_features, revive)
 
     def split_features(self, features):
         """Hyper-synthesis output -> (mean features or None, scale features)."""
@@ -134,11 +137,13 @@ class HyperpriorModel(keras.Model):
         z = _float32(self.hyper_analysis(y))
         return self.forward_latents(y, z, quality, training=training, proxy=proxy)
 
-    def forward_latents(self, y, z, quality, training=True, proxy="mixed"):
+    def forward_latents(self, y, z, quality, training=True, proxy="mixed", revive_scales=True):
         """`forward` from the gained latent y and hyper-latent z on.
 
         Split out so that an encoder can search for better latents than the
-        analysis gives (`tfcodec.codecs.refine`) through the training objective.
+        analysis gives (`tfcodec.codecs.refine`) through the training objective;
+        such a search passes `revive_scales=False`, the true gradient of the
+        clipped scales (`scales`), since the file pays the clipped ones.
         """
         c = self.config
         if proxy not in ("mixed", "noise"):
@@ -160,7 +165,7 @@ class HyperpriorModel(keras.Model):
             mean, log_scale = self.slice_parameters(i, mean_features, scale_features, decoded)
             if mean is None:
                 mean = tf.zeros_like(y_slice)
-            scale = self.scales(log_scale)
+            scale = self.scales(log_scale, revive_scales)
             y_rate = _uniform_noise(y_slice) if training else tf.round(y_slice - mean) + mean
             y_log_lik += tf.reduce_sum(
                 tf.math.log(gaussian_likelihood(y_rate, mean, scale)), axis=(1, 2, 3))
