@@ -62,6 +62,38 @@ def test_transforms_compute_tfc_script_model(golden):
     _close(model.synthesis(tf.constant(golden["y_hat"])), golden["x_hat"] / 255.0, "synthesis ([0, 1])")
 
 
+def test_latents_are_coded_with_tfcs_tables_and_rows(golden):
+    """The imported model's Gaussian tables are TFC's, integer for integer (the SavedModel
+    keeps its entropy model's CDFs), and each element takes the row TFC's compress() takes:
+    its continuous scale index cast to an integer, i.e. the largest table scale <= its scale."""
+    from tfcodec.codecs.hyperprior import coding_tables
+    from tfcodec.entropy import tables
+    from tfcodec.entropy.integer_net import PARAM_EXPONENT
+    from tfcodec.importers.tfc import model_from_checkpoint
+
+    paths = {p: k for k, p in json.loads(str(golden["object_paths"])).items()}
+    cdf = golden["var/" + paths["entropy_model/_cdf"]]
+    cdf_offset = golden["var/" + paths["entropy_model/_cdf_offset"]]
+    _, model = model_from_checkpoint(SAVED_MODEL)
+    arrays = coding_tables(model)
+    lookup, offsets = arrays["gaussian/lookup"], arrays["gaussian/offsets"]
+    rows = np.split(cdf, np.flatnonzero(cdf == -tables.TFC_PRECISION)[1:])
+    assert len(rows) == len(lookup) == 64
+    for i, row in enumerate(rows):
+        np.testing.assert_array_equal(lookup[i, :len(row)], row, err_msg=f"row {i}")
+        assert np.all(lookup[i, len(row):] == 2**tables.TFC_PRECISION)
+    np.testing.assert_array_equal(offsets, -cdf_offset)
+
+    log_scale = model.hyper_synthesis(tf.constant(golden["z_hat"])).numpy().astype(np.float64)
+    fixed = np.floor(log_scale * 2**PARAM_EXPONENT).astype(np.int64)
+    chosen = tables.scale_indices(fixed, arrays["gaussian/thresholds"])
+    index = np.clip(golden["indexes"], 0, 63)
+    # Away from a row boundary: log-scales are fixed point at 2^-8, 0.03 of an index step.
+    clear = np.abs(index - np.round(index)) > 0.05
+    assert clear.mean() > 0.85
+    np.testing.assert_array_equal(chosen[clear], np.floor(index[clear]).astype(np.int64))
+
+
 def test_stream_decodes_like_tfc_script(golden, tmp_path):
     """As TFC's script model: the tfcodec file decodes within 0.1 dB of its own decompress
     output and the payload is within 2 % of its strings."""

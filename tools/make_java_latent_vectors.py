@@ -11,11 +11,13 @@ to write, under ``android_demo/codec-core/src/test/resources/vectors/latent/``:
 * ``<model>/manifest.json`` and ``<model>/coding.npz``: what ``python -m
   tfcodec.export`` writes for a model (the manifest without TFLite models, the
   coding arrays with ``np.savez_compressed`` as the exporter writes them), for
-  four tiny models: ``tiny-cw`` (channel-wise, 4 slices), ``tiny-mean``
-  (mean-scale, one slice), ``tiny-scale`` (scale only) and ``tiny-import``
+  five tiny models: ``tiny-cw`` (channel-wise, 4 slices), ``tiny-mean``
+  (mean-scale, one slice), ``tiny-scale`` (scale only), ``tiny-import``
   (mean-scale in CompressAI's layout: z's bin centres ``factorized/centres``
   off the integers, linear scale thresholds ``gaussian/thresholds``, a
-  hyper-synthesis net with LeakyReLU layers taking its input at 2^-8);
+  hyper-synthesis net with LeakyReLU layers taking its input at 2^-8) and
+  ``tiny-tfc`` (scale only in TFC's layout: bin centres, TFC's 12-bit Gaussian
+  tables and its rounded-down rows through ``gaussian/thresholds``);
 * ``latents.txt``: records (the format of ``tools/make_java_vectors.py``):
   ``thresholds`` (the fixed-point log-scale thresholds), ``scales`` (log-scales
   and their table rows; scales and their rows under the linear thresholds), ``net`` (an integer net's input and output, including
@@ -79,6 +81,10 @@ MODELS = {
     # An imported model (CompressAI's mbt2018-mean): one rate point, z_offsets, linear scales.
     "tiny-import": HyperpriorConfig("mbt2018-mean", 8, 12, 8, 6, gain_levels=2, lambda_min=0.013,
                                     lambda_max=0.013, layout="compressai"),
+    # An imported TFC bmshj2018: one rate point, z_offsets, TFC's 12-bit Gaussian tables and
+    # its rows rounded down (thresholds in the coding arrays).
+    "tiny-tfc": HyperpriorConfig("bmshj2018", 8, 12, 8, 6, predict_means=False, gain_levels=2, lambda_min=0.013,
+                                 lambda_max=0.013, layout="tfc"),
 }
 # tiny-import's z bin centres at 2^-8: non-zero, off the integers (none a multiple of 256).
 IMPORT_CENTRES = np.array([37, -101, 300, -255, 129, -583], np.int64)
@@ -139,7 +145,8 @@ def build_net(rng, x, plan, output_exponent_target):
 def tiny_coding(name, config, rng):
     """Coding arrays of a tiny model: the real tables, random integer nets and gains."""
     coding = {}
-    coding["gaussian/lookup"], coding["gaussian/offsets"] = tables.gaussian_tables()
+    coding["gaussian/lookup"], coding["gaussian/offsets"] = (
+        tables.tfc_gaussian_tables() if config.tfc_gaussian_coding else tables.gaussian_tables())
     widths = np.linspace(0.6, 4.0, config.hyper_channels)
 
     def pmf(support):
@@ -161,12 +168,15 @@ def tiny_coding(name, config, rng):
                 ("conv", 4 * (h + h // 2), 3), ("d2s", 2), ("relu",), ("conv", outputs, 3)]
         z_exponent = 0
     else:
-        # CompressAI's h_s: two transposed convolutions (here already rewritten as conv +
-        # depth-to-space) and a 3x3 conv, LeakyReLU between; the net sees z_int * 2^8 + centre.
+        # CompressAI's and TFC's h_s: two transposed convolutions (here already rewritten as
+        # conv + depth-to-space) and a 3x3 conv, LeakyReLU (CompressAI's mean-scale) or ReLU
+        # between; the net sees z_int * 2^8 + centre.
         coding["factorized/centres"] = IMPORT_CENTRES[:zc]
-        coding["gaussian/thresholds"] = tables.scale_thresholds(linear=True)
-        plan = [("conv", 4 * h, 3), ("d2s", 2), ("leaky", 655), ("conv", 4 * (h + h // 2), 3), ("d2s", 2),
-                ("leaky", 13107), ("conv", outputs, 3)]
+        coding["gaussian/thresholds"] = tables.scale_thresholds(config.linear_scales, config.tfc_gaussian_coding)
+        first, second = (("leaky", 655), ("leaky", 13107)) if config.hyper_activation == "leaky_relu" \
+            else (("relu",), ("relu",))
+        plan = [("conv", 4 * h, 3), ("d2s", 2), first, ("conv", 4 * (h + h // 2), 3), ("d2s", 2),
+                second, ("conv", outputs, 3)]
         z_exponent = PARAM_EXPONENT
         z_probe = z_probe * 2**z_exponent + coding["factorized/centres"]
     layers, features = build_net(rng, z_probe, plan, 500.0)
@@ -419,7 +429,9 @@ def build(write_to=None):
              ("tiny-scale", "small", 64, 64, 500, 1.0),
              ("tiny-scale", "many", 128, 384, 999, 50.0),
              ("tiny-import", "small", 80, 64, 1000, 1.0),
-             ("tiny-import", "many", 192, 192, 0, 30.0)]
+             ("tiny-import", "many", 192, 192, 0, 30.0),
+             ("tiny-tfc", "small", 64, 96, 1000, 1.0),
+             ("tiny-tfc", "many", 192, 256, 0, 30.0)]
     streams_seen = {}
     for k, (name, label, height, width, rate, y_scale) in enumerate(cases):
         coder = coders[name]

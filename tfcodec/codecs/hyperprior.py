@@ -135,14 +135,15 @@ class HyperpriorCodec:
 
 
 def coding_tables(model):
-    """The range coder's tables of a model: the Gaussian scale table, z's per-channel
-    tables (about its bin centres) and, for an imported model, those centres and the
-    thresholds of its linear scales (`LatentCoder`)."""
+    """The range coder's tables of a model: the Gaussian scale table (tfcodec's, or TFC's
+    for a model imported from TFC), z's per-channel tables (about its bin centres) and,
+    for an imported model, those centres and the thresholds that pick its Gaussian rows
+    where they are not tfcodec's own (linear scales, TFC's rounding down: `LatentCoder`)."""
     from tfcodec.entropy.integer_net import to_fixed
 
     c = model.config
     arrays = {}
-    lookup, offsets = tables.gaussian_tables()
+    lookup, offsets = tables.tfc_gaussian_tables() if c.tfc_gaussian_coding else tables.gaussian_tables()
     arrays["gaussian/lookup"], arrays["gaussian/offsets"] = lookup, offsets
     centres = model.z_offset.numpy() if c.z_offsets else None
     lookup, offsets = tables.factorized_tables(
@@ -150,8 +151,8 @@ def coding_tables(model):
     arrays["factorized/lookup"], arrays["factorized/offsets"] = lookup, offsets
     if c.z_offsets:
         arrays["factorized/centres"] = to_fixed(centres, PARAM_EXPONENT)
-    if c.linear_scales:
-        arrays["gaussian/thresholds"] = tables.scale_thresholds(linear=True)
+    if c.linear_scales or c.tfc_gaussian_coding:
+        arrays["gaussian/thresholds"] = tables.scale_thresholds(c.linear_scales, c.tfc_gaussian_coding)
     return arrays
 
 

@@ -5,7 +5,8 @@ outside a table is escaped instead of breaking the stream:
 
 * the Gaussian scale table: one zero-mean discretised Gaussian per scale in a
   log-spaced table; a latent element is coded as round(y - mean) with the row
-  of the smallest table scale at or above its predicted scale;
+  of the smallest table scale at or above its predicted scale (or, for a model
+  imported from TFC, the largest at or below it, as TFC chooses);
 * per-channel tables of the hyper-latent's learned factorized density.
 
 Indices are computed from fixed-point log-scales with integer comparisons
@@ -30,16 +31,20 @@ def scale_table():
     return np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), SCALE_LEVELS))
 
 
-def scale_thresholds(linear=False):
+def scale_thresholds(linear=False, round_down=False):
     """Fixed-point thresholds of log-scales (or, `linear`, of scales themselves, as an
-    imported CompressAI model predicts them): index = number of thresholds strictly below."""
-    edges = scale_table()[:-1]
-    return np.floor((edges if linear else np.log(edges)) * 2**PARAM_EXPONENT).astype(np.int64)
+    imported CompressAI model predicts them): index = number of thresholds strictly below.
+    That index is the smallest table scale >= the scale, or with `round_down` the largest
+    table scale <= it."""
+    table = scale_table()
+    edges = table[1:] if round_down else table[:-1]
+    fixed = np.floor((edges if linear else np.log(edges)) * 2**PARAM_EXPONENT).astype(np.int64)
+    return fixed - 1 if round_down else fixed
 
 
 def scale_indices(log_scale_fixed, thresholds=None):
     """Table row for each fixed-point log-scale (or scale, with linear `thresholds`):
-    the smallest table scale >= the scale."""
+    by default the smallest table scale >= the scale (`scale_thresholds`)."""
     if thresholds is None:
         thresholds = scale_thresholds()
     return np.searchsorted(thresholds, np.asarray(log_scale_fixed, np.int64), side="left")
@@ -74,6 +79,34 @@ def gaussian_tables(precision=PRECISION):
         tail = max(1.0 - pmf.sum(), 0.0)
         pmfs.append(np.append(pmf, tail))
         offsets.append(radius)
+    return _lookup_from_pmfs(pmfs, precision), np.asarray(offsets, np.int32)
+
+
+# TFC's defaults for its entropy models' tables (tail_mass, range_coder_precision).
+TFC_TAIL_MASS, TFC_PRECISION = 2.0**-8, 12
+
+
+def tfc_gaussian_tables(tail_mass=TFC_TAIL_MASS, precision=TFC_PRECISION):
+    """(lookup, offsets) of TFC's LocationScaleIndexedEntropyModel(NoisyNormal) over the same
+    64 scales, built as TFC's `_build_tables` builds them: row i spans the integers from
+    floor(s * q) to ceil(-s * q), q the normal's tail_mass / 2 quantile, then the overflow bin,
+    quantised at `precision` bits. A model imported from TFC codes with these, so its latents
+    cost what they cost in TFC (and escape as often)."""
+    from statistics import NormalDist
+
+    quantile = np.float32(NormalDist().inv_cdf(tail_mass / 2))
+    log_min, log_max = math.log(SCALE_MIN), math.log(SCALE_MAX)
+    scales = np.exp(np.float32(log_min) + np.float32((log_max - log_min) / (SCALE_LEVELS - 1))
+                    * np.arange(SCALE_LEVELS, dtype=np.float32)).astype(np.float32)
+    pmfs, offsets = [], []
+    for scale in scales:
+        lo = int(math.floor(np.float32(scale * quantile)))
+        hi = int(math.ceil(np.float32(-scale * quantile)))
+        values = np.abs(np.arange(lo, hi + 1, dtype=np.float64))
+        pmf = (_normal_cdf((0.5 - values) / scale) - _normal_cdf((-0.5 - values) / scale)).astype(np.float32)
+        tail = max(np.float32(1.0) - pmf.sum(dtype=np.float32), np.float32(0.0))
+        pmfs.append(np.append(pmf, np.float32(tail)))
+        offsets.append(-lo)
     return _lookup_from_pmfs(pmfs, precision), np.asarray(offsets, np.int32)
 
 

@@ -84,6 +84,15 @@ class HyperpriorConfig(_JsonConfig):
         return self.layout == "compressai"
 
     @property
+    def tfc_gaussian_coding(self):
+        """Latents are coded as TFC codes them: with TFC's tables (tail mass 2^-8, 12-bit
+        precision; `tables.tfc_gaussian_tables`) and the row of the largest table scale at
+        or below the predicted scale (TFC's compress() casts the continuous scale index to
+        an integer), not tfcodec's 16-bit tables and the smallest scale at or above it.
+        Both travel in the coding arrays, so every runtime follows them."""
+        return self.layout == "tfc"
+
+    @property
     def z_offsets(self):
         """z is quantised around a per-channel offset (CompressAI's entropy-bottleneck
         medians, TFC's quantization offsets) rather than the integers."""

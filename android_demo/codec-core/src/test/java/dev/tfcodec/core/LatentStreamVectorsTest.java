@@ -22,9 +22,9 @@ import org.junit.Test;
  * Whole latent streams against {@code tfcodec.codecs.latent_coding.LatentCoder} ({@code stream}
  * and {@code bad} records of latents.txt): Java decodes Python's files to the same fixed-point
  * latents, hyper-latent and mean features, and encodes Python's y and z to the same file, byte
- * for byte; streams Python refuses are refused. The four tiny models include an imported one
+ * for byte; streams Python refuses are refused. The five tiny models include two imported ones
  * ({@code tiny-import}: z's bin centres off the integers, linear scale thresholds, LeakyReLU in
- * its hyper synthesis).
+ * its hyper synthesis; {@code tiny-tfc}: TFC's 12-bit Gaussian tables, rows rounded down).
  */
 public class LatentStreamVectorsTest {
     private static List<Vectors.Record> streams() throws Exception {
@@ -66,8 +66,9 @@ public class LatentStreamVectorsTest {
             models.add(coder.modelId);
             streamCounts.add((int) r.longValue("streams"));
         }
-        assertEquals(4, models.size());
+        assertEquals(5, models.size());
         assertTrue(models.contains("tiny-import"));
+        assertTrue(models.contains("tiny-tfc"));
         assertTrue("one and several streams per part: " + streamCounts, streamCounts.size() >= 3);
     }
 

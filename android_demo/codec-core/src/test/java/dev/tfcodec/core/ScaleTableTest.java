@@ -78,6 +78,6 @@ public class ScaleTableTest {
             }
             checked++;
         }
-        assertEquals(4 * 2 * 6, checked);  // models x tables x qualities
+        assertEquals(5 * 2 * 6, checked);  // models x tables x qualities
     }
 }
