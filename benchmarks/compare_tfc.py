@@ -115,10 +115,24 @@ def worker_train(args):
     ids = {id(v) for v in index_vars}
     others = [v for v in variables if id(v) not in ids]
 
+    from tfcodec.ops import uniform_provider
+
+    step_number = tf.Variable(0, dtype=tf.int32, trainable=False)
+    draws = []
+
+    def keyed_uniform(shape, minval, maxval, dtype):
+        # As compare_tfc_side.py's --keyed-noise: key (seed, step * 16 + draw), z's draw first.
+        if not args.keyed_noise:
+            return None
+        draws.append(None)
+        key = tf.stack([tf.constant(args.seed, tf.int32), step_number * 16 + len(draws)])
+        return tf.random.stateless_uniform(shape, key, minval, maxval, dtype=dtype)
+
     @tf.function
     def step(x):
+        draws.clear()
         quality = tf.ones((tf.shape(x)[0],), tf.float32)
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, uniform_provider(keyed_uniform):
             loss, parts = model.rd_loss(x, quality, training=True, proxy="noise")
             loss = tf.reduce_mean(loss)
         grads = tape.gradient(loss, others + index_vars)
@@ -135,6 +149,7 @@ def worker_train(args):
     for i in range(args.steps):
         idx = (np.arange(args.batch) + i * args.batch) % n
         x = tf.constant(np.asarray(crops[idx], np.float32) / np.float32(255.0))
+        step_number.assign(i)
         out = step(x)
         losses.append(float(out["loss"]))
         bpps.append(float(out["bpp"]))
@@ -152,7 +167,7 @@ def worker_train(args):
     np.savez(args.out, **{v.path: v.numpy() for v in model.weights})
     info = {"framework": "tfcodec", "lmbda": args.lmbda, "steps": args.steps, "batch": args.batch, "lr": args.lr,
             "proxy": "noise", "skip": args.skip,
-            "scale_units": args.scale_units, "gdn": args.gdn,
+            "scale_units": args.scale_units, "gdn": args.gdn, "keyed_noise": args.keyed_noise,
             "steps_per_s": timed / (end - start) if start and timed > 0 else None,
             "wall_s": end - t0, "loss": losses, "bpp": bpps, "mse": mses, "weights": args.out,
             "trainable": names, "trainable_parameters": int(sum(np.prod(v.shape) for v in variables)),
@@ -214,6 +229,7 @@ def worker(argv):
     p.add_argument("--images")
     p.add_argument("--scale-units", choices=("index", "log"), default="index")
     p.add_argument("--gdn", choices=("classic", "simplified"), default="classic")
+    p.add_argument("--keyed-noise", action="store_true")
     args = p.parse_args(argv)
     (worker_train if args.command == "train" else worker_code)(args)
 
@@ -274,6 +290,8 @@ def run(args):
     me = [sys.executable, os.path.abspath(__file__), "worker"]
     common = ["--crops", crops_path, "--steps", str(args.steps), "--batch", str(args.batch), "--lr", str(args.lr),
               "--skip", str(args.skip)]
+    keyed = ["--keyed-noise"] if args.keyed_noise else []
+    common += keyed
     ours = ["--gdn", args.gdn, "--scale-units", args.scale_units]
     loads = []
     for lmbda in args.lambdas:
@@ -492,6 +510,7 @@ def _markdown(summary, rows, path, args):
               f"PYTHONPATH=. python benchmarks/compare_tfc.py --steps {args.steps} --lr {args.lr:g} --gdn {args.gdn} "
               f"--scale-units {args.scale_units} "
               + (f"--repeat-seed {args.repeat_seed} " if args.repeat_seed is not None else "")
+              + ("--keyed-noise " if getattr(args, "keyed_noise", False) else "")
               + "--lambdas " + " ".join(f"{l:g}" for l in args.lambdas)
               + f" --work {args.work}", "```", ""]
     with open(path, "w") as f:
@@ -516,6 +535,8 @@ def main(argv=None):
                    help="units of Adam's steps for tfcodec's scale layer: TFC's (index) or its own (log)")
     p.add_argument("--kernel-parameter", choices=("variable", "rdft"), default="variable")
     p.add_argument("--repeat-seed", type=int, help="also train TFC again with this noise seed (run-to-run spread)")
+    p.add_argument("--keyed-noise", action="store_true",
+                   help="both frameworks draw their training noise from the same stateless keys")
     p.add_argument("--tfcodec-first", action="store_true")
     p.add_argument("--tfc-python", default="/work/tfc-venv/bin/python")
     p.add_argument("--work", default="/tmp/compare_tfc")

@@ -53,7 +53,26 @@ def train(args):
     if args.init:
         tfc_model.restore(model, args.init)
     model.compile(optimizer=tf.keras.optimizers.Adam(args.lr))
-    step = tf.function(model.train_step)
+    step_number = tf.Variable(0, dtype=tf.int32, trainable=False)
+    if args.keyed_noise:
+        # The training noise from stateless keys (seed, step * 16 + draw), as compare_tfc.py's tfcodec
+        # worker draws it: both frameworks then add the very same noise. TFC draws it in
+        # math_ops.perturb_and_apply with tf.random.uniform, z's first, then y's.
+        draws = []
+
+        def keyed_uniform(shape, minval=0, maxval=None, dtype=tf.float32, seed=None, name=None):
+            draws.append(None)
+            key = tf.stack([tf.constant(args.seed, tf.int32), step_number * 16 + len(draws)])
+            return tf.random.stateless_uniform(shape, key, minval, maxval, dtype=dtype)
+
+        tf.random.uniform = keyed_uniform
+
+    def train_step(x):
+        if args.keyed_noise:
+            draws.clear()
+        return model.train_step(x)
+
+    step = tf.function(train_step)
     crops = np.load(args.crops, mmap_mode="r")
     n = crops.shape[0]
     losses, bpps, mses = [], [], []
@@ -62,6 +81,7 @@ def train(args):
     for i in range(args.steps):
         idx = (np.arange(args.batch) + i * args.batch) % n
         x = tf.constant(np.asarray(crops[idx], np.float32) / np.float32(255.0))
+        step_number.assign(i)
         out = step(x)
         losses.append(float(out["loss"]))
         bpps.append(float(out["bpp"]))
@@ -136,6 +156,7 @@ def main(argv=None):
             p.add_argument("--skip", type=int, default=20)
             p.add_argument("--every", type=int, default=100)
             p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--keyed-noise", action="store_true", help="noise from stateless keys (step, draw)")
             p.add_argument("--log", required=True)
         if name == "code":
             p.add_argument("--ckpt", required=True)
