@@ -1,6 +1,6 @@
 """tfcodec: learned image codecs in Keras 3 with real bitstreams and an edge runtime."""
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 # The TensorFlow versions tfcodec is tested on: 2.21 in CI, 2.20 (the newest TPU build) through
 # tools/test_tf220.sh.
@@ -43,4 +43,8 @@ setup(
                 "constriction", "ai-edge-litert", "nbclient", "ipykernel", "nbformat"],
     },
     entry_points={"console_scripts": ["tfcodec=tfcodec.cli:main"]},
+    # The range coder's compiled path (docs/rangecoder.md). optional=True: where no C compiler
+    # is at hand the build warns and goes on, and the numpy coder does everything.
+    ext_modules=[Extension("tfcodec.rangecoder._native", ["tfcodec/rangecoder/_native.c"],
+                           extra_compile_args=["-O2"], optional=True)],
 )

@@ -3,8 +3,9 @@
 More than 10,000 truncated, bit-flipped, extended, spliced and random
 streams go through the decoder. Allowed outcomes: FormatError, or int32
 values of the requested shape. Anything else (another exception type, a
-hang, unbounded memory) fails. The numpy lock-step decoder and the
-pure-Python one must also agree on every input, stream by stream.
+hang, unbounded memory) fails. The numpy lock-step decoder, the
+pure-Python one and the compiled one (where built) must also agree on every
+input, stream by stream.
 """
 
 import signal
@@ -16,6 +17,7 @@ import pytest
 from tfcodec import FormatError
 from tfcodec import rangecoder as rc
 from tfcodec.rangecoder import common as rc_common
+from tfcodec.rangecoder import native as rc_native
 
 SEED = 20240611
 PER = 48  # symbols per stream
@@ -125,22 +127,34 @@ def test_fuzz_decode(name):
             # One stream at a time, pure-Python decoder.
             rc_common._SCALAR_MAX_STREAMS = 1 << 30
             try:
-                single = [_decode(lookup, i, s, 0) for i, s in zip(idx, mutated)]
-                # Differential check on a few streams with the numpy decoder.
-                rc_common._SCALAR_MAX_STREAMS = 0
-                for k in rng.choice(BATCH, 4, replace=False).tolist():
-                    vec = _decode(lookup, idx[k], mutated[k], 0)
-                    assert (vec is None) == (single[k] is None)
-                    if vec is not None:
-                        np.testing.assert_array_equal(vec, single[k])
-                # All streams at once, numpy decoder: fails iff any one fails.
-                batch = _decode(lookup, idx, mutated, 1)
+                with rc_native.numpy_only():
+                    single = [_decode(lookup, i, s, 0) for i, s in zip(idx, mutated)]
+                    # Differential check on a few streams with the numpy decoder.
+                    rc_common._SCALAR_MAX_STREAMS = 0
+                    for k in rng.choice(BATCH, 4, replace=False).tolist():
+                        vec = _decode(lookup, idx[k], mutated[k], 0)
+                        assert (vec is None) == (single[k] is None)
+                        if vec is not None:
+                            np.testing.assert_array_equal(vec, single[k])
+                    # All streams at once, numpy decoder: fails iff any one fails.
+                    batch = _decode(lookup, idx, mutated, 1)
             finally:
                 rc_common._SCALAR_MAX_STREAMS = saved
             bad = [s is None for s in single]
             assert (batch is None) == any(bad)
             if batch is not None:
                 np.testing.assert_array_equal(batch, np.stack(single))
+            if rc_native.in_use():
+                # The compiled decoder: every stream alone, then all at once.
+                for k in range(BATCH):
+                    native = _decode(lookup, idx[k], mutated[k], 0)
+                    assert (native is None) == bad[k]
+                    if native is not None:
+                        np.testing.assert_array_equal(native, single[k])
+                native = _decode(lookup, idx, mutated, 1)
+                assert (native is None) == any(bad)
+                if native is not None:
+                    np.testing.assert_array_equal(native, batch)
             outcomes["error"] += sum(bad)
             outcomes["decoded"] += len(bad) - sum(bad)
     assert outcomes["error"] + outcomes["decoded"] == n_batches * BATCH

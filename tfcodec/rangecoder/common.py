@@ -73,14 +73,16 @@ class _Scratch(threading.local):
 _scratch = _Scratch()
 
 
-def _int_array(x, name):
+def _int_array(x, name, fits_int32=True):
+    """``x`` as an integer array; ``fits_int32=False`` skips the int32 range check where a
+    stricter one follows (row numbers are checked against the table's rows)."""
     arr = np.asarray(x)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         if arr.size == 0 and arr.dtype.kind == "f":
             return arr.astype(np.int32)
         raise ValueError(f"{name} must be an integer array, got dtype {arr.dtype}")
     # TFC takes int32; wider inputs are accepted when their values fit.
-    if (arr.dtype.itemsize >= 4 and arr.dtype != np.int32 and arr.size
+    if (fits_int32 and arr.dtype.itemsize >= 4 and arr.dtype != np.int32 and arr.size
             and (arr.min() < _INT32_MIN or arr.max() > _INT32_MAX)):
         raise ValueError(f"{name} values must fit in int32")
     if arr.dtype.kind == "u" and arr.dtype.itemsize >= 4:

@@ -15,6 +15,7 @@ import bisect
 import numpy as np
 
 from tfcodec.errors import FormatError
+from tfcodec.rangecoder import native
 from tfcodec.rangecoder.common import (_FOUR, _GAMMA_MAX_ZEROS, _INT32_MAX, _MASK, _ONE16, _ONE16_U64,
                                        _ONE_U64, _SIXTEEN, _THIRTYTWO, _U64_MASK, _check_rank,
                                        _check_rows, _int_array, _scratch, _use_scalar_coder)
@@ -47,7 +48,7 @@ def decode_index(lookup, index, strings, stream_rank: int = 0,
     (rejects every non-canonical stream, at about twice the cost).
     """
     table = _as_lookup(lookup)
-    index = _int_array(index, "index")
+    index = _int_array(index, "index", fits_int32=False)  # _check_rows checks the rows
     stream_shape, lanes, per = _check_rank(index.shape, stream_rank)
     if stream_shape:
         flat_strings = _flatten_strings(strings, stream_shape)
@@ -57,7 +58,10 @@ def decode_index(lookup, index, strings, stream_rank: int = 0,
         return np.zeros(index.shape, np.int32)
     idx = index.reshape(lanes, per)
     _check_rows(idx, table.num_rows)
-    has_ovf = bool(idx.size and table.overflow.any() and table.overflow[idx].any())
+    use_native = native.in_use()
+    # Whether any symbol's row has escapes (the compiled decoder does not need to know, and
+    # the check costs a gather: there any overflow row in the table counts).
+    has_ovf = bool(idx.size and table.overflow.any() and (use_native or table.overflow[idx].any()))
     # An honest stream is at most 4 + 2 bytes per coding step long (an
     # escaped value adds at most 2 * 30 binary steps); refusing longer ones
     # up front bounds all later work by the (trusted) index size.
@@ -71,7 +75,9 @@ def decode_index(lookup, index, strings, stream_rank: int = 0,
         i = int(too_long[0])
         raise FormatError(f"range-coded stream {i} is longer than its "
                           f"{per} symbols can explain ({lens[i]} bytes)")
-    if _use_scalar_coder(lanes):
+    if use_native:
+        out = _decode_native(table, idx, flat_strings, lens)
+    elif _use_scalar_coder(lanes):
         out = np.empty((lanes, per), np.int32)
         for i in range(lanes):
             out[i] = _decode_scalar(table, idx[i], flat_strings[i], i)
@@ -83,6 +89,20 @@ def decode_index(lookup, index, strings, stream_rank: int = 0,
             if a != b:
                 raise _corrupt(i, "not the encoding of the values it decodes to")
     return out.reshape(index.shape)
+
+
+def _decode_native(table: Lookup, idx, strings, lens) -> np.ndarray:
+    """The compiled decoder (native.py); output laid out like ``_decode_lanes``'."""
+    lanes, per = idx.shape
+    data = strings.data if isinstance(strings, PackedStrings) else b"".join(strings)
+    if idx.T.flags.c_contiguous and per > 1:
+        out = np.empty((per, lanes), np.int32).T
+    else:
+        out = np.empty((lanes, per), np.int32)
+    failed = native.decode(table, idx, data, lens, out)
+    if failed is not None:
+        raise _corrupt(*failed)
+    return out
 
 
 def _corrupt(lane, why):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfcodec.rangecoder import native
 from tfcodec.rangecoder.common import (_FOUR, _GAMMA_LIMIT, _MASK, _ONE16, _ONE16_U64, _SIXTEEN,
                                        _THIRTYTWO, _U64_MASK, _check_rank, _check_rows, _int_array,
                                        _scratch, _unsigned, _use_scalar_coder)
@@ -34,7 +35,7 @@ def encode_index(lookup, index, value, stream_rank: int = 0, packed: bool = Fals
     which saves a Python object per stream: worth it for thousands of streams.
     """
     table = _as_lookup(lookup)
-    index = _int_array(index, "index")
+    index = _int_array(index, "index", fits_int32=False)  # _check_rows checks the rows
     value = _int_array(value, "value")
     if index.shape != value.shape:
         raise ValueError(f"index shape {index.shape} != value shape {value.shape}")
@@ -48,6 +49,16 @@ def encode_index(lookup, index, value, stream_rank: int = 0, packed: bool = Fals
     idx = index.reshape(lanes, per)
     val = value.reshape(lanes, per)
     _check_rows(idx, table.num_rows)
+    if native.in_use():
+        coded = native.encode(table, idx, val)
+        if coded is not None:
+            data, lengths = coded
+            if packed:
+                return PackedStrings(data, lengths)
+            ends = np.cumsum(lengths).tolist()
+            out = [data[s:e] for s, e in zip([0] + ends[:-1], ends)]
+            return _nest(out, stream_shape) if stream_shape else out[0]
+        # A value it cannot code: the numpy coder below raises the error.
     # Everything from here on is position-major ([per, lanes]): step j codes
     # row j, one symbol of every stream, and reads it contiguously. Input
     # laid out that way (``x.reshape(per, lanes).T``, streams interleaved)
@@ -442,8 +453,10 @@ def _expand_escapes(lo, hi, esc_bits):
     """Per-step bounds [steps, lanes] with the escape bits interleaved, or
     None if that would take over 4x the memory of the plain bounds.
 
-    Lanes with fewer steps are padded with the full interval [0, 2**16),
-    which leaves the coder state untouched.
+    Lanes with fewer steps are padded at the front with the full interval
+    [0, 2**16), which leaves the initial state (base 0, size 2**32) as it is.
+    Padding at the end would not be safe: a full-interval step renormalizes a
+    lane whose size is 2**16, so a finished lane could gain a digit.
     """
     escape, gamma, neg = esc_bits
     lanes = lo.shape[1]
@@ -456,7 +469,9 @@ def _expand_escapes(lo, hi, esc_bits):
         nbits += more
     count = 1 + 2 * nbits
     pos = np.cumsum(count, axis=0) - count
-    steps = int((pos[-1] + count[-1]).max())
+    total = pos[-1] + count[-1]  # steps per lane
+    steps = int(total.max())
+    pos += steps - total  # right-aligned: every lane ends on the last step
     if steps * lanes > 4 * count.size + (1 << 20):
         return None
     LO = np.zeros((steps, lanes), np.uint64)

@@ -82,6 +82,7 @@ class Lookup:
         self._pairs_cache: np.ndarray | None = None
         self._decoder_pairs_cache: np.ndarray | None = None
         self._padded_cache: tuple | None = None
+        self._native_cache: tuple | None = None
         self.bucket_entries = int(np.sum(np.left_shift(
             1, np.minimum(np.abs(prec), _BUCKET_BITS)))) if nrows else 0
 
@@ -158,6 +159,22 @@ class Lookup:
             pos = int(run_end[end])  # skip the 2**p padding
         return (np.array(precs, np.int64), np.array(firsts, np.int64),
                 np.array(lasts, np.int64))
+
+    def _native_tables(self) -> tuple:
+        """The rows as the compiled coder reads them: the 16-bit CDFs back to back (uint32),
+        each row's start in them and its symbol count (int64), its overflow flag (uint8), and
+        the decoder's first guesses (int32, 256 per row: for bucket b, the first k with
+        cdf[k] >= 256 b + 1, where its scan for a target in that bucket starts)."""
+        if self._native_cache is None:
+            targets = (np.arange(256, dtype=np.float64) * 256 + 1)[None, :] + self._rowkey[:, None]
+            first = np.searchsorted(self._key, targets.reshape(-1)).reshape(self.num_rows, 256)
+            bucket = first - self._start[:, None]
+            self._native_cache = (np.ascontiguousarray(self._cdf16, np.uint32),
+                                  np.ascontiguousarray(self._start, np.int64),
+                                  np.ascontiguousarray(self.num_symbols, np.int64),
+                                  np.ascontiguousarray(self.overflow, np.uint8),
+                                  np.ascontiguousarray(bucket.reshape(-1), np.int32))
+        return self._native_cache
 
     def _bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-symbol [lower, upper) 16-bit bounds for the encoder: symbol v of
