@@ -31,6 +31,31 @@ def gaussian_likelihood(values, means, scales):
     return lower_bound(upper - lower, LIKELIHOOD_BOUND)
 
 
+def _log_std_normal_cdf(x):
+    """log Phi(x) in float32 without underflow: the log of erfc down to x = -10 and the
+    asymptotic series below, where erfc loses its digits (the split of TensorFlow
+    Probability's log_ndtr, which TFC's NoisyNormal uses). Both branches are computed on
+    guarded inputs, so neither gives a NaN gradient through tf.where."""
+    far = x < -10.0
+    near_x = tf.where(far, tf.fill(tf.shape(x), -10.0), x)
+    far_x = tf.where(far, x, tf.fill(tf.shape(x), -10.0))
+    near = tf.math.log(_std_normal_cdf(near_x))
+    u = 1.0 / tf.square(far_x)
+    series = (-0.5 * tf.square(far_x) - tf.math.log(-far_x) - 0.5 * math.log(2.0 * math.pi)
+              + tf.math.log(1.0 - u + 3.0 * u * u - 15.0 * u * u * u))
+    return tf.where(far, series, near)
+
+
+def gaussian_log_likelihood(values, means, scales):
+    """log of `gaussian_likelihood` without its 1e-9 floor: log(Phi(hi) - Phi(lo)) from the
+    two log-CDFs, so that a value far out in the tail still costs its true bits and
+    still has a gradient (TFC's rate; the TFC layout trains on it, `log_space_rate`)."""
+    centred = tf.abs(values - means)
+    log_hi = _log_std_normal_cdf((0.5 - centred) / scales)
+    log_lo = _log_std_normal_cdf((-0.5 - centred) / scales)
+    return log_hi + tf.math.log(-tf.math.expm1(log_lo - log_hi))
+
+
 def scale_from_log(log_scales, revive=True):
     """Scales from the network's log-scale output, bounded like the scale table.
 
@@ -78,18 +103,38 @@ class DeepFactorized(keras.layers.Layer):
                 logits += tf.tanh(self.factors[i]) * tf.tanh(logits)
         return logits
 
-    def call(self, values):
-        """Likelihood of each element of `values` (..., channels)."""
-        channels = values.shape[-1]
-        shape = tf.shape(values)
-        flat = tf.transpose(tf.reshape(values, (-1, channels)))[:, None, :]
+    def _tail_logits(self, values):
+        """The logits of the CDF at the upper and lower end of each element's bin, (channels, 1, n),
+        negated where the bin lies above the median: the tail far from 1, where the mass keeps its
+        precision."""
+        flat = tf.transpose(tf.reshape(values, (-1, values.shape[-1])))[:, None, :]
         lower = self.logits_cdf(flat - 0.5)
         upper = self.logits_cdf(flat + 0.5)
-        # Evaluate the tail that is far from 1 to keep precision.
         sign = tf.stop_gradient(-tf.sign(lower + upper))
-        mass = tf.abs(tf.sigmoid(sign * upper) - tf.sigmoid(sign * lower))
-        mass = tf.reshape(tf.transpose(mass[:, 0, :]), shape)
-        return lower_bound(mass, LIKELIHOOD_BOUND)
+        sign = tf.where(sign == 0, tf.ones_like(sign), sign)
+        return sign * upper, sign * lower
+
+    @staticmethod
+    def _per_element(t, values):
+        """(channels, 1, n) -> the shape of `values`."""
+        return tf.reshape(tf.transpose(t[:, 0, :]), tf.shape(values))
+
+    def call(self, values):
+        """Likelihood of each element of `values` (..., channels)."""
+        upper, lower = self._tail_logits(values)
+        mass = tf.abs(tf.sigmoid(upper) - tf.sigmoid(lower))
+        return lower_bound(self._per_element(mass, values), LIKELIHOOD_BOUND)
+
+    def log_likelihood(self, values):
+        """log of `call` without its 1e-9 floor: log(sigmoid(a) - sigmoid(b)) for the bin's
+        tail logits a > b, as log sigmoid(a) + log sigmoid(-b) + log(1 - e^(b - a))
+        (TFC's rate for the hyper-latent)."""
+        if not self.built:  # as __call__ would (Keras' build wrapper sets `built`)
+            self.build(values.shape)
+        upper, lower = self._tail_logits(values)
+        a, b = tf.maximum(upper, lower), tf.minimum(upper, lower)
+        log_mass = tf.math.log_sigmoid(a) + tf.math.log_sigmoid(-b) + tf.math.log(-tf.math.expm1(b - a))
+        return self._per_element(log_mass, values)
 
     def pmf_numpy(self, support, offsets=None):
         """Probability of each integer in `support` (1-D int array) per channel: (C, n);

@@ -84,6 +84,16 @@ class HyperpriorConfig(_JsonConfig):
         return self.layout == "compressai"
 
     @property
+    def log_space_rate(self):
+        """Training takes the rate as TFC does: log-likelihoods computed in log space, with no
+        floor (`densities.gaussian_log_likelihood`, `DeepFactorized.log_likelihood`). tfcodec's
+        own models floor each bin's likelihood at 1e-9 before the log, as CompressAI does: a
+        little faster, and the same wherever a bin has more than 1e-9 of the mass. Early in
+        training, far from it, the two objectives differ (docs/training.md, *Bounds in the rate*),
+        so models in TFC's layout train on TFC's, step for step."""
+        return self.layout == "tfc"
+
+    @property
     def tfc_gaussian_coding(self):
         """Latents are coded as TFC codes them: with TFC's tables (tail mass 2^-8, 12-bit
         precision; `tables.tfc_gaussian_tables`) and the row of the largest table scale at

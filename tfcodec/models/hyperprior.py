@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfcodec.entropy.densities import SCALE_MAX, SCALE_MIN, DeepFactorized, gaussian_likelihood, scale_from_log
+from tfcodec.entropy.densities import (SCALE_MAX, SCALE_MIN, DeepFactorized, gaussian_likelihood,
+                                      gaussian_log_likelihood, scale_from_log)
 from tfcodec.models import transforms
 from tfcodec.models.config import HyperpriorConfig
 from tfcodec.models.gains import RATE_RANGE_FIELDS, QualityGains, adapt_gain_table, lambda_for_quality
@@ -155,7 +156,11 @@ class HyperpriorModel(keras.Model):
         else:
             z_hat = round_straight_through(z)
         z_tilde = _uniform_noise(z) if training else z_hat
-        z_bits = -tf.reduce_sum(tf.math.log(self.hyper_prior(z_tilde)), axis=(1, 2, 3))
+        if c.log_space_rate:
+            z_log_lik = self.hyper_prior.log_likelihood(z_tilde)
+        else:
+            z_log_lik = tf.math.log(self.hyper_prior(z_tilde))
+        z_bits = -tf.reduce_sum(z_log_lik, axis=(1, 2, 3))
         features = _float32(self.hyper_synthesis(z_tilde if noise_only else z_hat))
         mean_features, scale_features = self.split_features(features)
 
@@ -167,8 +172,11 @@ class HyperpriorModel(keras.Model):
                 mean = tf.zeros_like(y_slice)
             scale = self.scales(log_scale, revive_scales)
             y_rate = _uniform_noise(y_slice) if training else tf.round(y_slice - mean) + mean
-            y_log_lik += tf.reduce_sum(
-                tf.math.log(gaussian_likelihood(y_rate, mean, scale)), axis=(1, 2, 3))
+            if c.log_space_rate:
+                log_lik = gaussian_log_likelihood(y_rate, mean, scale)
+            else:
+                log_lik = tf.math.log(gaussian_likelihood(y_rate, mean, scale))
+            y_log_lik += tf.reduce_sum(log_lik, axis=(1, 2, 3))
             y_hat = y_rate if noise_only else round_straight_through(y_slice - mean) + mean
             decoded.append(y_hat)
             if c.channelwise:
