@@ -34,6 +34,7 @@ on it (``RangeDecoderWorkloadTest``, JUnit, printing its Msym/s; needs a JDK and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import math
 import os
@@ -157,7 +158,7 @@ def load(path):
 
 def replay_tfcodec(lookups, calls, kind, backend):
     """Replays the calls of one kind; returns the CPU time and checks every result."""
-    context = native.numpy_only if backend == "numpy" else _nothing
+    context = native.numpy_only if backend == "numpy" else contextlib.nullcontext
     total = 0.0
     with context():
         for c in calls:
@@ -175,14 +176,6 @@ def replay_tfcodec(lookups, calls, kind, backend):
                 if not np.array_equal(out, c["value"]):
                     raise AssertionError(f"{backend} decoder: other values than recorded ({c['image']})")
     return total
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 class ConstrictionCalls:

@@ -97,6 +97,7 @@ def _run(cmd, log):
 def worker_train(args):
     import math
 
+    import compare_tfc_loop
     import tensorflow as tf
     import keras
 
@@ -151,35 +152,14 @@ def worker_train(args):
             index_optimizer.apply_gradients(zip(grads[len(others):], index_vars))
         return {"loss": loss, "bpp": tf.reduce_mean(parts["bpp"]), "mse": tf.reduce_mean(parts["mse"])}
 
-    crops = np.load(args.crops, mmap_mode="r")
-    n = crops.shape[0]
-    losses, bpps, mses = [], [], []
-    start = None
-    t0 = time.perf_counter()
-    for i in range(args.steps):
-        idx = (np.arange(args.batch) + i * args.batch) % n
-        x = tf.constant(np.asarray(crops[idx], np.float32) / np.float32(255.0))
-        step_number.assign(i)
-        out = step(x)
-        losses.append(float(out["loss"]))
-        bpps.append(float(out["bpp"]))
-        mses.append(float(out["mse"]))
-        if i + 1 == args.skip:
-            start = time.perf_counter()
-        if (i + 1) % args.every == 0 or i + 1 == args.steps:
-            rate = (i + 1 - args.skip) / (time.perf_counter() - start) if start and i + 1 > args.skip else float("nan")
-            print(f"[tfcodec lambda={args.lmbda:g}] step {i + 1}/{args.steps} loss {np.mean(losses[-args.every:]):.4f} "
-                  f"bpp {np.mean(bpps[-args.every:]):.4f} mse {np.mean(mses[-args.every:]):.2f} "
-                  f"{rate:.3f} steps/s", flush=True)
-    end = time.perf_counter()
-    timed = args.steps - args.skip
+    losses, bpps, mses, steps_per_s, wall_s = compare_tfc_loop.train(step, step_number, args, "tfcodec")
     names = sorted(v.path for v in variables)
     np.savez(args.out, **{v.path: v.numpy() for v in model.weights})
     info = {"framework": "tfcodec", "lmbda": args.lmbda, "steps": args.steps, "batch": args.batch, "lr": args.lr,
             "proxy": "noise", "skip": args.skip,
             "scale_units": args.scale_units, "gdn": args.gdn, "keyed_noise": args.keyed_noise,
-            "steps_per_s": timed / (end - start) if start and timed > 0 else None,
-            "wall_s": end - t0, "loss": losses, "bpp": bpps, "mse": mses, "weights": args.out,
+            "steps_per_s": steps_per_s,
+            "wall_s": wall_s, "loss": losses, "bpp": bpps, "mse": mses, "weights": args.out,
             "trainable": names, "trainable_parameters": int(sum(np.prod(v.shape) for v in variables)),
             "tensorflow": tf.__version__, "keras": keras.__version__,
             "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),

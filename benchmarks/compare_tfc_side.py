@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -27,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tensorflow as tf  # noqa: E402
 
+import compare_tfc_loop  # noqa: E402
 import tfc_model  # noqa: E402
 
 STRIDE = 64
@@ -73,34 +73,13 @@ def train(args):
         return model.train_step(x)
 
     step = tf.function(train_step)
-    crops = np.load(args.crops, mmap_mode="r")
-    n = crops.shape[0]
-    losses, bpps, mses = [], [], []
-    start = None
-    t0 = time.perf_counter()
-    for i in range(args.steps):
-        idx = (np.arange(args.batch) + i * args.batch) % n
-        x = tf.constant(np.asarray(crops[idx], np.float32) / np.float32(255.0))
-        step_number.assign(i)
-        out = step(x)
-        losses.append(float(out["loss"]))
-        bpps.append(float(out["bpp"]))
-        mses.append(float(out["mse"]))
-        if i + 1 == args.skip:
-            start = time.perf_counter()
-        if (i + 1) % args.every == 0 or i + 1 == args.steps:
-            rate = (i + 1 - args.skip) / (time.perf_counter() - start) if start and i + 1 > args.skip else float("nan")
-            print(f"[tfc lambda={args.lmbda:g}] step {i + 1}/{args.steps} loss {np.mean(losses[-args.every:]):.4f} "
-                  f"bpp {np.mean(bpps[-args.every:]):.4f} mse {np.mean(mses[-args.every:]):.2f} "
-                  f"{rate:.3f} steps/s", flush=True)
-    end = time.perf_counter()
-    timed = args.steps - args.skip
+    losses, bpps, mses, steps_per_s, wall_s = compare_tfc_loop.train(step, step_number, args, "tfc")
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     prefix = tfc_model.save(model, args.out)
     info = {"framework": "tfc", "lmbda": args.lmbda, "steps": args.steps, "batch": args.batch, "lr": args.lr,
             "kernel_parameter": args.kernel_parameter, "gdn": args.gdn, "skip": args.skip,
-            "steps_per_s": timed / (end - start) if start and timed > 0 else None,
-            "wall_s": end - t0, "loss": losses, "bpp": bpps, "mse": mses, "prefix": prefix,
+            "steps_per_s": steps_per_s,
+            "wall_s": wall_s, "loss": losses, "bpp": bpps, "mse": mses, "prefix": prefix,
             "tensorflow": tf.__version__,
             "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}

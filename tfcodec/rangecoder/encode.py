@@ -52,12 +52,10 @@ def encode_index(lookup, index, value, stream_rank: int = 0, packed: bool = Fals
     if native.in_use():
         coded = native.encode(table, idx, val)
         if coded is not None:
-            data, lengths = coded
+            out = PackedStrings(*coded)
             if packed:
-                return PackedStrings(data, lengths)
-            ends = np.cumsum(lengths).tolist()
-            out = [data[s:e] for s, e in zip([0] + ends[:-1], ends)]
-            return _nest(out, stream_shape) if stream_shape else out[0]
+                return out
+            return _nest(list(out), stream_shape) if stream_shape else out[0]
         # A value it cannot code: the numpy coder below raises the error.
     # Everything from here on is position-major ([per, lanes]): step j codes
     # row j, one symbol of every stream, and reads it contiguously. Input
