@@ -15,7 +15,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["tfcodec", "tfcodec.*"]),
-    package_data={"tfcodec": ["weights/*.npz", "weights/*.json"]},
+    # weights/NAME.litert/: the shipped models' LiteRT float export, what `compress`/`decompress` run.
+    package_data={"tfcodec": ["weights/*.npz", "weights/*.json", "weights/*.litert/*"]},
     # TensorFlow is an extra, not a requirement: it comes as several builds that each install
     # the same `tensorflow` module (tensorflow, tensorflow-tpu), and a requirement on one of them
     # would put a second build over a TPU machine's. Pick one: [tf] (CPU, or GPUs with CUDA
@@ -30,6 +31,9 @@ setup(
         "Pillow>=10",
         "tqdm",
         "tensorboard",
+        # compress/decompress run the shipped models on LiteRT, without importing TensorFlow
+        # (tfcodec.edge.exports); wheels for Linux x86-64/aarch64, macOS arm64 and Windows.
+        "ai-edge-litert",
     ],
     extras_require={
         "tf": [TENSORFLOW],
@@ -46,5 +50,9 @@ setup(
     # The range coder's compiled path (docs/rangecoder.md). optional=True: where no C compiler
     # is at hand the build warns and goes on, and the numpy coder does everything.
     ext_modules=[Extension("tfcodec.rangecoder._native", ["tfcodec/rangecoder/_native.c"],
+                           extra_compile_args=["-O2"], optional=True),
+                 # The integer nets' Winograd transforms (tfcodec/entropy/integer_net.py), optional
+                 # likewise: without them the nets take their numpy path, with the same results.
+                 Extension("tfcodec.entropy._intconv", ["tfcodec/entropy/_intconv.c"],
                            extra_compile_args=["-O2"], optional=True)],
 )

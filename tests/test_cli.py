@@ -187,12 +187,13 @@ def test_export_reports_errors_like_every_command(setup, capsys):
 
 
 def test_without_tensorflow_the_commands_that_need_it_say_what_to_install(setup, tmp_path):
-    """TensorFlow is an extra: a plain install runs `info`, and the others name the builds."""
+    """TensorFlow is an extra: a plain install runs `info` (and compress/decompress on the shipped
+    models: tests/test_fast_path.py), and the others name the builds."""
     folder, bundle, image = setup
     out = folder / "for_info.tfc"
     assert run("compress", image, out, "--model", bundle) == 0
-    for command in ("compress", "export"):
-        args = [image, tmp_path / "x.tfc"] if command == "compress" else ["--out", tmp_path / "x"]
+    for command in ("truncate", "export"):
+        args = [out, tmp_path / "x.tfc"] if command == "truncate" else ["--out", tmp_path / "x"]
         missing = run_python(["-m", "tfcodec", command, *args], tmp_path, block=True)
         assert missing.returncode == 1 and os.listdir(tmp_path) == ["sitecustomize.py"]  # nothing written
         assert missing.stderr.strip().splitlines() == [cli.NO_TENSORFLOW.format(command=command)]

@@ -2,8 +2,11 @@
 
 tests/data/golden_streams.npz holds, for each shipped model and three settings, the
 stream of tests/data/golden_image.png and its decoded pixels (tools/make_golden_streams.py).
-A refactoring that changes any byte of a stream, or any decoded pixel, fails here: files
-users already have must keep decoding to the same images.
+A refactoring that changes any byte of a stream, or moves decoded pixels, fails here: files
+users already have must keep decoding to the same images. Streams must match exactly (they come
+from integer arithmetic); pixels come from the float synthesis, whose last bit depends on the
+Keras/TensorFlow release and the CPU's kernels (Keras 3.15 moved 2 of 63,360 by one level), so
+they may move by one level in at most 1 in 1,000.
 """
 
 import os
@@ -39,5 +42,7 @@ def test_stream_and_pixels_unchanged(case):
     setting = float(setting) if "." in setting else int(setting)
     data = codec.compress(read_image(os.path.join(DATA, "golden_image.png")), setting)
     assert data == GOLDEN[f"stream/{case}"].tobytes()
-    np.testing.assert_array_equal(codec.decompress(GOLDEN[f"stream/{case}"].tobytes()),
-                                  GOLDEN[f"decoded/{case}"])
+    pixels = codec.decompress(GOLDEN[f"stream/{case}"].tobytes()).astype(int)
+    moved = np.abs(pixels - GOLDEN[f"decoded/{case}"])
+    assert pixels.shape == GOLDEN[f"decoded/{case}"].shape
+    assert moved.max() <= 1 and np.mean(moved > 0) <= 1e-3, (moved.max(), np.mean(moved > 0))

@@ -5,38 +5,122 @@
     data = codec.compress(rgb_uint8, 0.5)   # quality (hyperprior) / iterations (recurrent)
     rgb = codec.decompress(data)
 
+    codec = load_codec("default", backend="litert")   # the same streams, without TensorFlow
+
 Every codec has `name`, `identity` (weights hash), `rate_settings` (the sweep
 an evaluation uses), `compress`, `decompress` and `compress_for_bpp`.
+
+Backends (the transforms; streams are interchangeable, docs/speed.md):
+"tf" runs the Keras model (needed to train, refine, or run the recurrent
+family); "litert" runs float32 LiteRT models of the same weights
+(`tfcodec.edge.exports`: shipped with the shipped models, exported once into a
+cache for other hyperprior weights) and imports no TensorFlow; "auto" is
+"litert" where such models already exist and "tf" otherwise. The command line
+uses "auto"; this API defaults to "tf", the reference that training and
+evaluation compare against.
 """
 
 import functools
+import os
 
 from tfcodec import container
+from tfcodec.errors import FormatError
 
 DEFAULT_MODEL = "cw2020-small-full-range"
 # The recurrent model to use when rate control by truncation matters: the one
 # trained for MS-SSIM, which is what the recurrent family is judged on.
 DEFAULT_RECURRENT_MODEL = "rnn-gru-small-msssim-late"
 _ALIASES = {"default": DEFAULT_MODEL, "rnn": DEFAULT_RECURRENT_MODEL}
+BACKENDS = ("auto", "litert", "tf")
 
 
-def load_codec(name_or_path="default", refine_steps=0):
+def load_codec(name_or_path="default", refine_steps=0, backend="tf", progress=None):
     """`refine_steps` > 0 (hyperprior models): the encoder refines each image's
-    latents by that many gradient steps, slower encoding for smaller files."""
+    latents by that many gradient steps, slower encoding for smaller files (TF only).
+    `progress(message)` hears of a one-time LiteRT export (backend "litert")."""
     # Positional, so that load_codec(x) and load_codec(x, refine_steps=0) share one cached codec.
-    return _load_codec(name_or_path, int(refine_steps))
+    return _load_codec(name_or_path, int(refine_steps), backend, progress)
 
 
 @functools.lru_cache(maxsize=8)
-def _load_codec(name_or_path, refine_steps):
-    from tfcodec.models import bundle_family
-    from tfcodec.weights import load_bundle, resolve
+def _load_codec(name_or_path, refine_steps, backend, progress):
+    from tfcodec.weights import resolve
 
-    bundle = load_bundle(resolve(_ALIASES.get(name_or_path, name_or_path)))
+    if backend not in BACKENDS:
+        raise FormatError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    name = _ALIASES.get(name_or_path, name_or_path)
+    path = resolve(name)
+    if backend != "tf":
+        if refine_steps:
+            if backend == "litert":
+                raise FormatError("refinement needs gradients: use the tf backend (--backend tf)")
+        else:
+            from tfcodec.edge import exports
+
+            shipped = name if os.path.dirname(path) == exports.PACKAGE_WEIGHTS else None
+            folder = _litert_folder(lambda build: exports.folder_for_weights(path, shipped, build, progress),
+                                    backend)
+            if folder:
+                return _litert_codec(folder)
+    return _tf_codec(path, refine_steps)
+
+
+def _litert_folder(find, backend):
+    """find(build) for "litert" (building where missing) and "auto" (never building); "auto" also
+    takes None for a model LiteRT cannot run."""
+    if backend == "litert":
+        return find(True)
+    if not litert_installed():
+        return None
+    try:
+        return find(False)
+    except FormatError:
+        return None
+
+
+def litert_installed():
+    import importlib.util
+
+    return any(importlib.util.find_spec(name) for name in ("ai_edge_litert", "tflite_runtime"))
+
+
+def _litert_codec(folder):
+    from tfcodec.edge import EdgeCodec
+
+    return EdgeCodec(folder)
+
+
+def _tf_codec(path, refine_steps):
+    from tfcodec.models import bundle_family
+    from tfcodec.tensorflow_start import require_tensorflow
+    from tfcodec.weights import load_bundle
+
+    bundle = load_bundle(path)
+    require_tensorflow(f"the {bundle_family(bundle).name} model {bundle.model} on the tf backend")
     return bundle_family(bundle).load("codec")(bundle, refine_steps=refine_steps)
 
 
-def codec_for_stream(data, model=None):
-    """The codec that decodes `data`: --model if given, else the model the header names."""
+def codec_for_stream(data, model=None, backend="tf"):
+    """The codec that decodes `data`: --model if given, else the model the header names (on
+    "auto", its LiteRT models where they exist for the exact weights the stream names)."""
     header, _ = container.unpack(data)
-    return load_codec(model or header.model_id)
+    if model or backend == "tf":
+        return load_codec(model or header.model_id, backend=backend)
+    return _codec_for_header(header.model_id, header.weights_hash, backend)
+
+
+@functools.lru_cache(maxsize=8)
+def _codec_for_header(model_id, weights_hash, backend):
+    from tfcodec.edge import exports
+
+    folder = exports.folder_for_stream(model_id, weights_hash)
+    if folder and (backend == "litert" or litert_installed()):
+        return _litert_codec(folder)
+    return load_codec(model_id, backend=backend)
+
+
+def backend_name(codec):
+    """"litert" or "tf": which backend runs a codec's transforms (for the commands' summary lines)."""
+    from tfcodec.edge import EdgeCodec
+
+    return "litert" if isinstance(codec, EdgeCodec) else "tf"

@@ -15,6 +15,7 @@ import os
 import sys
 
 from tfcodec.errors import run_reporting_errors
+from tfcodec.tensorflow_start import NO_TENSORFLOW, quiet_tensorflow_start
 
 # subcommand name -> one-line help, listed by `tfcodec --help` without importing
 # the subcommand's module.
@@ -31,9 +32,11 @@ SUBCOMMANDS = {
     "edge": "compress/decompress with an exported model folder, without TensorFlow",
 }
 
-# Subcommands that load a model; `info`, `edge` and --help stay free of TensorFlow.
-USES_TENSORFLOW = {"compress", "decompress", "truncate", "train", "export-weights", "import-weights", "eval",
-                   "export"}
+# Subcommands that always need TensorFlow, imported before their module. `compress` and
+# `decompress` are not among them: on the shipped models they run on LiteRT, and import TensorFlow
+# only for --backend tf or a model without a LiteRT export (tfcodec.api). `info`, `edge` and
+# --help never import it.
+USES_TENSORFLOW = {"truncate", "train", "export-weights", "import-weights", "eval", "export"}
 
 
 def module_name(command):
@@ -57,37 +60,18 @@ def build_parser(only=None):
     return parser
 
 
-def _quiet_tensorflow_start():
-    """Imports TensorFlow with its C++ start-up chatter (CUDA probing, oneDNN notes) muted.
-
-    That chatter goes to file descriptor 2 before Python's logging exists, so
-    it is muted at the descriptor, for the import and the device set-up only.
-    Set TF_CPP_MIN_LOG_LEVEL=0 to see it.
-    """
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            try:
-                import tensorflow as tf
-                tf.config.list_logical_devices()
-            except ImportError:
-                pass
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-NO_TENSORFLOW = ("tfcodec {command}: TensorFlow is not installed; install the build for this machine: "
-                 "pip install 'tfcodec[tf]' (CPU, or GPUs with CUDA), 'tfcodec[gpu]' or 'tfcodec[tpu]'")
+# Subcommands that code images: their only BLAS work is the integer nets, which run a slice's
+# two nets on two threads, each GEMM on one core (tfcodec.entropy.blas_threads). OpenBLAS is
+# put on one thread before numpy loads it, so that no multi-threaded GEMM leaves workers
+# spinning on the cores those threads need. OPENBLAS_NUM_THREADS, if set, wins.
+CODES_IMAGES = {"compress", "decompress", "edge"}
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     wanted = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    if wanted in CODES_IMAGES and "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if wanted in USES_TENSORFLOW and not {"-h", "--help"} & set(argv):
         if importlib.util.find_spec("tensorflow") is None:
             # TensorFlow is an extra (setup.py says why): a plain `pip install tfcodec` runs
@@ -98,7 +82,7 @@ def main(argv=None):
             from tfcodec.train.accelerators import configure_tpu_runtime
 
             configure_tpu_runtime()  # v5e/v5p/v6e: before TensorFlow is imported
-        _quiet_tensorflow_start()
+        quiet_tensorflow_start()
     parser = build_parser(only=wanted)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -40,6 +40,16 @@ def add_file_arguments(parser, inputs, output_extension):
     parser.set_defaults(output_extension=output_extension)
 
 
+def add_backend_argument(parser):
+    """--backend of `compress` and `decompress` (tfcodec.api.BACKENDS)."""
+    parser.add_argument(
+        "--backend", choices=("auto", "litert", "tf"), default="auto",
+        help="what runs the transforms: 'litert' (float LiteRT models, no TensorFlow; shipped with the "
+             "shipped hyperprior models, exported once into a cache for other hyperprior weights), 'tf' "
+             "(Keras; needed for --refine and the recurrent models), or 'auto': litert where its models "
+             "exist, else tf. Streams from either decode on the other (default: %(default)s)")
+
+
 def file_pairs(args):
     """The (input, output) pairs a command line asks for, checked before any work."""
     if args.out_dir is None:

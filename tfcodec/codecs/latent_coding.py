@@ -18,8 +18,8 @@ and recovered by the decoder from the string count.
 import numpy as np
 
 from tfcodec import container, rangecoder
-from tfcodec.entropy import tables
-from tfcodec.entropy.integer_net import PARAM_EXPONENT, IntegerNet, saturate
+from tfcodec.entropy import blas_threads, tables
+from tfcodec.entropy.integer_net import BAND_POSITIONS, PARAM_EXPONENT, IntegerNet, saturate
 from tfcodec.errors import FormatError, OtherModelError
 from tfcodec.models.config import HyperpriorConfig
 
@@ -51,6 +51,13 @@ def _ideal_bytes(lookup, index, value):
     return float(np.sum(bits) + 16 * np.sum(escape)) / 8
 
 
+def _pairs_fit(features):
+    """Whether a slice's two nets may run at once: on latents that the nets take whole. Larger
+    ones run in bands (`integer_net.BAND_POSITIONS`) one net after the other, as two nets' bands
+    at once would double the work arrays (a 4000x3000 photo's decode: 991 MiB peak instead of 842)."""
+    return features.shape[1] * features.shape[2] <= BAND_POSITIONS
+
+
 def _to_streams(array, streams):
     """(C, h, w) -> (streams, C/streams*h*w): channel groups per stream."""
     return array.reshape(streams, -1)
@@ -80,6 +87,7 @@ class LatentCoder:
         slices = range(config.num_slices) if config.channelwise else ()
         self.mean_nets = [IntegerNet.from_arrays(coding, f"int/mean_{i}") for i in slices]
         self.scale_nets = [IntegerNet.from_arrays(coding, f"int/scale_{i}") for i in slices]
+        self._worker = None
 
     # -- the integer entropy-parameter path ----------------------------------
 
@@ -87,22 +95,38 @@ class LatentCoder:
         """(mean features or None, scale features), fixed point at PARAM_EXPONENT, of the
         coded hyper-latent (integers about the bin centres)."""
         features = self.hyper_synthesis(z_int * 2**self.hyper_synthesis.input_exponent + self.z_centres)
+        # Saturated to 20 bits: int32 holds them, at half the memory of int64 (a 12-megapixel
+        # photo's features are 96 MB in int64), and so do the slice nets' inputs made from them.
+        features = features.astype(np.int32)
         if self.config.predict_means:
             m = features.shape[-1] // 2
             return features[..., :m], features[..., m:]
         return None, features
 
-    def slice_parameters(self, i, mean_feat, scale_feat, decoded):
-        """Fixed-point (mean, log-scale) of slice i, identical on encoder and decoder."""
+    def slice_parameters(self, i, mean_feat, scale_feat, decoded, paired=False):
+        """Fixed-point (mean, log-scale) of slice i, identical on encoder and decoder.
+        `paired` (inside `blas_threads.one_thread()`): the scale net runs on a second thread
+        beside the mean net; the same integers, in less time (tfcodec.entropy.blas_threads)."""
         c = self.config
         if c.channelwise:
-            mean = self.mean_nets[i](np.concatenate([mean_feat] + decoded, axis=-1))
-            log_scale = self.scale_nets[i](np.concatenate([scale_feat] + decoded, axis=-1))
-            return mean, log_scale
+            mean_input = np.concatenate([mean_feat] + decoded, axis=-1)
+            scale_input = np.concatenate([scale_feat] + decoded, axis=-1)
+            if paired:
+                log_scale = self._second_thread().submit(self.scale_nets[i], scale_input)
+                return self.mean_nets[i](mean_input), log_scale.result()
+            return self.mean_nets[i](mean_input), self.scale_nets[i](scale_input)
         width = c.latent_channels // c.num_slices
         lo, hi = i * width, (i + 1) * width
         mean = mean_feat[..., lo:hi] if mean_feat is not None else np.zeros_like(scale_feat[..., lo:hi])
         return mean, scale_feat[..., lo:hi]
+
+    def _second_thread(self):
+        """The worker that runs a slice's scale net beside its mean net, started on first use."""
+        if self._worker is None:
+            import concurrent.futures
+
+            self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tfcodec-scale-net")
+        return self._worker
 
     # -- coding ----------------------------------------------------------------
 
@@ -117,16 +141,20 @@ class LatentCoder:
         z_int = np.rint(np.asarray(z, np.float64) - centres).astype(np.int64)
         z_values = (z_int + self.z_offsets).transpose(2, 0, 1)  # (C, h, w)
         z_index = np.broadcast_to(np.arange(z_values.shape[0])[:, None, None], z_values.shape)
-        mean_feat, scale_feat = self.features(z_int[None])
         coded, decoded = [], []
-        for i, y_slice in enumerate(np.split(y, self.config.num_slices, axis=-1)):
-            mean, log_scale = self.slice_parameters(i, mean_feat, scale_feat, decoded)
-            mean, log_scale = mean[0], log_scale[0]
-            symbols = np.floor(y_slice - mean / 2.0**PARAM_EXPONENT + 0.5).astype(np.int64)
-            index = tables.scale_indices(log_scale, self.thresholds)
-            coded.append(((symbols + self.gauss_offsets[index]).transpose(2, 0, 1),
-                          index.transpose(2, 0, 1)))
-            decoded.append(saturate(symbols * 2**PARAM_EXPONENT + mean)[None])
+        # The hyper-synthesis too: a GEMM on OpenBLAS's own threads just before would leave
+        # them spinning on the cores that the two nets' threads need (tfcodec.entropy.blas_threads).
+        with blas_threads.one_thread() as paired:
+            mean_feat, scale_feat = self.features(z_int[None])
+            paired = paired and _pairs_fit(scale_feat)
+            for i, y_slice in enumerate(np.split(y, self.config.num_slices, axis=-1)):
+                mean, log_scale = self.slice_parameters(i, mean_feat, scale_feat, decoded, paired)
+                mean, log_scale = mean[0], log_scale[0]
+                symbols = np.floor(y_slice - mean / 2.0**PARAM_EXPONENT + 0.5).astype(np.int64)
+                index = tables.scale_indices(log_scale, self.thresholds)
+                coded.append(((symbols + self.gauss_offsets[index]).transpose(2, 0, 1),
+                              index.transpose(2, 0, 1)))
+                decoded.append(saturate(symbols * 2**PARAM_EXPONENT + mean).astype(np.int32)[None])
 
         total = _ideal_bytes(self.z_table, z_index.ravel(), z_values.ravel())
         total += sum(_ideal_bytes(self.gauss_table, i.ravel(), v.ravel()) for v, i in coded)
@@ -168,17 +196,19 @@ class LatentCoder:
         z_values = rangecoder.decode_index(self.z_lookup, _to_streams(z_index, streams),
                                            strings[:streams], stream_rank=1)
         z_int = z_values.reshape(zc, zh, zw).transpose(1, 2, 0) - self.z_offsets
-        mean_feat, scale_feat = self.features(z_int[None])
         width = c.latent_channels // c.num_slices
         decoded = []
-        for i in range(c.num_slices):
-            mean, log_scale = self.slice_parameters(i, mean_feat, scale_feat, decoded)
-            index = tables.scale_indices(log_scale[0], self.thresholds).transpose(2, 0, 1)
-            part = strings[streams * (i + 1):streams * (i + 2)]
-            values = rangecoder.decode_index(self.gauss_lookup, _to_streams(index, streams), part,
-                                             stream_rank=1).reshape(width, lh, lw)
-            symbols = (values - self.gauss_offsets[index]).transpose(1, 2, 0)
-            decoded.append(saturate(symbols * 2**PARAM_EXPONENT + mean[0])[None])
+        with blas_threads.one_thread() as paired:  # the hyper-synthesis inside too: see encode
+            mean_feat, scale_feat = self.features(z_int[None])
+            paired = paired and _pairs_fit(scale_feat)
+            for i in range(c.num_slices):
+                mean, log_scale = self.slice_parameters(i, mean_feat, scale_feat, decoded, paired)
+                index = tables.scale_indices(log_scale[0], self.thresholds).transpose(2, 0, 1)
+                part = strings[streams * (i + 1):streams * (i + 2)]
+                values = rangecoder.decode_index(self.gauss_lookup, _to_streams(index, streams), part,
+                                                 stream_rank=1).reshape(width, lh, lw)
+                symbols = (values - self.gauss_offsets[index]).transpose(1, 2, 0)
+                decoded.append(saturate(symbols * 2**PARAM_EXPONENT + mean[0]).astype(np.int32)[None])
         return decoded, mean_feat
 
 

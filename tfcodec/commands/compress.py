@@ -1,6 +1,6 @@
 """`tfcodec compress IN OUT` (or `IN... --out-dir DIR`): image files to .tfc streams."""
 
-from tfcodec.transcode import add_file_arguments
+from tfcodec.transcode import add_backend_argument, add_file_arguments
 
 
 def register(subparsers):
@@ -23,19 +23,21 @@ def register(subparsers):
                         "file decodes as any other; docs/refine.md). 100 steps: 4 %% less rate for "
                         "the same PSNR, 20-30 s for a 0.2-megapixel photo on 2 busy CPU cores "
                         "(default: %(default)s, off)")
+    add_backend_argument(p)
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 
 
 def run(args):
-    from tfcodec.api import load_codec
+    from tfcodec.api import backend_name, load_codec
     from tfcodec.errors import FormatError
     from tfcodec.transcode import compress_file, file_pairs, run_files
 
     if args.refine < 0:
         raise FormatError("--refine must be 0 or more steps")
     pairs = file_pairs(args)
-    codec = load_codec(args.model, refine_steps=args.refine)
+    backend = "tf" if args.refine and args.backend == "auto" else args.backend  # refining needs gradients
+    codec = load_codec(args.model, args.refine, backend, None if args.quiet else print)
     setting = args.iterations if args.iterations is not None else args.quality
 
     def compress(label):
@@ -43,7 +45,7 @@ def run(args):
             codec, path, output, label, setting, args.bpp, lock), args.out_dir is not None, args.quiet)
 
     if not args.refine:
-        return compress(codec.name)
+        return compress(f"{codec.name}, {backend_name(codec)}")
     from tqdm import tqdm
 
     with tqdm(unit="step", desc="refining", disable=args.quiet, leave=False) as bar:
@@ -53,6 +55,6 @@ def run(args):
 
         codec.refine_progress = advance
         try:
-            return compress(f"{codec.name}, refined {args.refine} steps")
+            return compress(f"{codec.name}, {backend_name(codec)}, refined {args.refine} steps")
         finally:
             codec.refine_progress = None

@@ -18,7 +18,7 @@ def register(subparsers):
 
     def common(q):
         q.add_argument("--models", required=True, help="export folder (tfcodec export --out)")
-        q.add_argument("--threads", type=int, default=None, help="CPU threads for LiteRT (default: its own)")
+        q.add_argument("--threads", type=int, default=None, help="CPU threads for LiteRT (default: every CPU)")
         q.add_argument("--edgetpu", action="store_true",
                        help="run the *_edgetpu.tflite models on the Edge TPU (needs libedgetpu)")
         q.add_argument("--quiet", action="store_true", help="print nothing on success")

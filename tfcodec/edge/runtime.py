@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from tfcodec.errors import FormatError
+from tfcodec.tensorflow_start import muted_stderr
 
 EDGETPU_LIBRARY = {"linux": "libedgetpu.so.1", "darwin": "libedgetpu.1.dylib", "win32": "edgetpu.dll"}
 
@@ -26,6 +27,11 @@ def _interpreter_module():
             raise FormatError("the edge runtime needs ai-edge-litert (pip install ai-edge-litert) "
                               "or tflite-runtime") from None
     return interpreter
+
+
+def available_cpus():
+    """The CPUs this process may run on (its affinity where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def edgetpu_delegate():
@@ -63,8 +69,11 @@ class TFLiteModel:
         if delegates:
             kwargs["experimental_delegates"] = list(delegates)
         self.path = path
-        self.interpreter = module.Interpreter(**kwargs)
-        self.interpreter.allocate_tensors()
+        # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from C++ on
+        # fd 2 as it builds an interpreter: a line per model in every command's output.
+        with muted_stderr():
+            self.interpreter = module.Interpreter(**kwargs)
+            self.interpreter.allocate_tensors()
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise FormatError(f"{path}: expected one input and one output")
