@@ -307,7 +307,7 @@ def test_fallback_numpy_only_context():
     with inet.numpy_only():
         assert inet.backend() == "numpy"
         assert not inet.in_use()
-    assert inet.backend() == ("winograd" if inet.available() and not inet._ENV_OFF else "numpy")
+    assert inet.backend() == ("winograd" if inet.available() and not inet._PATH.switched_off else "numpy")
 
 
 def test_fallback_environment_switch():

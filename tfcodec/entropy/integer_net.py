@@ -62,7 +62,6 @@ or `numpy_only()` in code, turns the compiled path off. Figures: docs/architectu
 "Speed" (benchmarks/bench_integer_nets.py).
 """
 
-import contextlib
 import math
 import os
 import threading
@@ -70,13 +69,17 @@ from fractions import Fraction
 
 import numpy as np
 
+from tfcodec.compiled import CompiledPath
+
 try:  # the optional compiled transforms (setup.py builds them where a C compiler is at hand)
     from tfcodec.entropy import _intconv
 except ImportError:  # not built here: every layer takes the numpy path
     _intconv = None
 
-_ENV_OFF = os.environ.get("TFCODEC_INTEGER_NETS", "").strip().lower() == "numpy"
-_off = threading.local()
+_PATH = CompiledPath(_intconv, "TFCODEC_INTEGER_NETS")
+available = _PATH.available      # whether the compiled transforms were built for this Python
+in_use = _PATH.in_use            # whether nets take the compiled path now (built, and not turned off)
+numpy_only = _PATH.numpy_only    # within the block (in this thread), nets take the numpy path
 
 ACTIVATION_BITS = 20
 ACTIVATION_LIMIT = (1 << ACTIVATION_BITS) - 1
@@ -152,30 +155,9 @@ _EXACT = 2**53
 _G2 = np.array([[2, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 2]], np.int64)
 
 
-def available():
-    """Whether the compiled transforms (``_intconv.c``) were built for this Python."""
-    return _intconv is not None
-
-
-def in_use():
-    """Whether nets take the compiled path now (built, and not turned off)."""
-    return _intconv is not None and not _ENV_OFF and not getattr(_off, "on", False)
-
-
 def backend():
     """'winograd' or 'numpy': the path `IntegerNet.__call__` takes now for 3x3 convolutions."""
     return "winograd" if in_use() else "numpy"
-
-
-@contextlib.contextmanager
-def numpy_only():
-    """Within the block (in this thread), nets take the numpy path."""
-    before = getattr(_off, "on", False)
-    _off.on = True
-    try:
-        yield
-    finally:
-        _off.on = before
 
 
 def _winograd_plan(weights, input_bound):

@@ -16,48 +16,27 @@ compiled coder off (to compare, or to rule it out).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
-
 import numpy as np
+
+from tfcodec.compiled import CompiledPath
 
 try:
     from tfcodec.rangecoder import _native
 except ImportError:  # not built here: the numpy coder does everything
     _native = None
 
-_ENV_OFF = os.environ.get("TFCODEC_RANGECODER", "").strip().lower() == "numpy"
-_off = threading.local()
+_PATH = CompiledPath(_native, "TFCODEC_RANGECODER")
+available = _PATH.available      # whether the compiled coder was built for this Python
+in_use = _PATH.in_use            # whether calls take it now (built, and not turned off)
+numpy_only = _PATH.numpy_only    # within the block (in this thread), code with the numpy coder
 
 # _native.c's statuses.
 _DECODE_ERRORS = {1: "escape code too long", 2: "escaped value out of int32 range", 3: "final state mismatch"}
 
 
-def available() -> bool:
-    """Whether the compiled coder was built for this Python."""
-    return _native is not None
-
-
-def in_use() -> bool:
-    """Whether calls take the compiled coder now (built, and not turned off)."""
-    return _native is not None and not _ENV_OFF and not getattr(_off, "on", False)
-
-
 def backend() -> str:
     """'native' or 'numpy': the coder ``encode_index`` and ``decode_index`` use now."""
     return "native" if in_use() else "numpy"
-
-
-@contextlib.contextmanager
-def numpy_only():
-    """Within the block (in this thread), code with the numpy coder."""
-    before = getattr(_off, "on", False)
-    _off.on = True
-    try:
-        yield
-    finally:
-        _off.on = before
 
 
 def _matrix(a):
