@@ -19,6 +19,7 @@ import sys
 import numpy as np
 import pytest
 
+from compiled_paths import require_compiled
 from tfcodec.entropy import integer_net as inet
 from tfcodec.entropy.integer_net import (_CONV, _DEPTH_TO_SPACE, _LEAKY_RELU, _RELU, ACTIVATION_LIMIT,
                                          IntegerNet)
@@ -27,26 +28,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 L = ACTIVATION_LIMIT
 
 
-def _can_build():
-    """Whether this machine could have built the extension: a C compiler and Python.h."""
-    import shutil
-    import sysconfig
-
-    headers = os.path.join(sysconfig.get_paths()["include"], "Python.h")
-    return bool(shutil.which("cc") or shutil.which("gcc")) and os.path.exists(headers)
-
-
 @pytest.fixture(autouse=True)
 def _needs_compiled(request):
-    if request.node.name.startswith("test_fallback"):
-        return
-    if not inet.available():
-        if os.environ.get("CI") and _can_build():
-            pytest.fail("CI has a C compiler and Python's headers, yet tfcodec.entropy._intconv "
-                        "was not built (pip install -e . builds it)")
-        pytest.skip("tfcodec.entropy._intconv is not built here")
-    if not inet.in_use():
-        pytest.skip("TFCODEC_INTEGER_NETS=numpy")
+    require_compiled(request, inet._PATH, "tfcodec.entropy._intconv")
 
 
 def _both(net, x):

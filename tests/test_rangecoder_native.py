@@ -16,6 +16,7 @@ import sys
 import numpy as np
 import pytest
 
+from compiled_paths import require_compiled
 from tfcodec import FormatError
 from tfcodec import rangecoder as rc
 from tfcodec.rangecoder import native
@@ -23,26 +24,9 @@ from tfcodec.rangecoder import native
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _can_build():
-    """Whether this machine could have built the extension: a C compiler and Python.h."""
-    import shutil
-    import sysconfig
-
-    headers = os.path.join(sysconfig.get_paths()["include"], "Python.h")
-    return bool(shutil.which("cc") or shutil.which("gcc")) and os.path.exists(headers)
-
-
 @pytest.fixture(autouse=True)
 def _needs_native(request):
-    if request.node.name.startswith("test_fallback"):
-        return
-    if not native.available():
-        if os.environ.get("CI") and _can_build():
-            pytest.fail("CI has a C compiler and Python's headers, yet the compiled range coder "
-                        "was not built (pip install -e . builds it)")
-        pytest.skip("tfcodec.rangecoder._native is not built here")
-    if not native.in_use():
-        pytest.skip("TFCODEC_RANGECODER=numpy")
+    require_compiled(request, native._PATH, "tfcodec.rangecoder._native")
 
 
 def _gaussian_rows(precision, scales, support=None):

@@ -44,38 +44,29 @@ def load_codec(name_or_path="default", refine_steps=0, backend="tf", progress=No
 
 @functools.lru_cache(maxsize=8)
 def _load_codec(name_or_path, refine_steps, backend, progress):
-    from tfcodec.weights import resolve
+    from tfcodec import fileio
+    from tfcodec.weights import PACKAGE_WEIGHTS, resolve
 
     if backend not in BACKENDS:
         raise FormatError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if refine_steps and backend == "litert":
+        raise FormatError("refinement needs gradients: use the tf backend (--backend tf)")
     name = _ALIASES.get(name_or_path, name_or_path)
     path = resolve(name)
-    if backend != "tf":
-        if refine_steps:
-            if backend == "litert":
-                raise FormatError("refinement needs gradients: use the tf backend (--backend tf)")
-        else:
-            from tfcodec.edge import exports
+    data = None  # the weights file's bytes, once read: the hash finds a cached export, the tf path loads them
+    if backend == "litert" or (backend == "auto" and not refine_steps and litert_installed()):
+        from tfcodec.edge import exports
 
-            shipped = name if os.path.dirname(path) == exports.PACKAGE_WEIGHTS else None
-            folder = _litert_folder(lambda build: exports.folder_for_weights(path, shipped, build, progress),
-                                    backend)
-            if folder:
-                return _litert_codec(folder)
-    return _tf_codec(path, refine_steps)
-
-
-def _litert_folder(find, backend):
-    """find(build) for "litert" (building where missing) and "auto" (never building); "auto" also
-    takes None for a model LiteRT cannot run."""
-    if backend == "litert":
-        return find(True)
-    if not litert_installed():
-        return None
-    try:
-        return find(False)
-    except FormatError:
-        return None
+        folder = exports.shipped_folder(name) if os.path.dirname(path) == PACKAGE_WEIGHTS else None
+        if folder is None:
+            data = fileio.read_bytes(path)
+            weights_hash = container.weights_hash(data)
+            folder = exports.cached_folder(weights_hash)
+            if folder is None and backend == "litert":  # "auto" never exports
+                folder = exports.build_cached(path, weights_hash, progress)
+        if folder:
+            return _litert_codec(folder)
+    return _tf_codec(path, refine_steps, data)
 
 
 def litert_installed():
@@ -90,12 +81,12 @@ def _litert_codec(folder):
     return EdgeCodec(folder)
 
 
-def _tf_codec(path, refine_steps):
+def _tf_codec(path, refine_steps, data=None):
     from tfcodec.models import bundle_family
     from tfcodec.tensorflow_start import require_tensorflow
     from tfcodec.weights import load_bundle
 
-    bundle = load_bundle(path)
+    bundle = load_bundle(path, data)
     require_tensorflow(f"the {bundle_family(bundle).name} model {bundle.model} on the tf backend")
     return bundle_family(bundle).load("codec")(bundle, refine_steps=refine_steps)
 

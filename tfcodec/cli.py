@@ -10,12 +10,11 @@ users know (tfcodec.export, .edge, .evaluate) run this entry point.
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 
 from tfcodec.errors import run_reporting_errors
-from tfcodec.tensorflow_start import NO_TENSORFLOW, quiet_tensorflow_start
+from tfcodec.tensorflow_start import NO_TENSORFLOW, quiet_tensorflow_start, tensorflow_installed
 
 # subcommand name -> one-line help, listed by `tfcodec --help` without importing
 # the subcommand's module.
@@ -73,7 +72,7 @@ def main(argv=None):
     if wanted in CODES_IMAGES and "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if wanted in USES_TENSORFLOW and not {"-h", "--help"} & set(argv):
-        if importlib.util.find_spec("tensorflow") is None:
+        if not tensorflow_installed():
             # TensorFlow is an extra (setup.py says why): a plain `pip install tfcodec` runs
             # `info` and the edge runtime, and says what to install for the rest.
             print(NO_TENSORFLOW.format(command=wanted), file=sys.stderr)

@@ -13,8 +13,9 @@ import os
 
 from tfcodec.errors import FormatError
 
-NO_TENSORFLOW = ("tfcodec {command}: TensorFlow is not installed; install the build for this machine: "
-                 "pip install 'tfcodec[tf]' (CPU, or GPUs with CUDA), 'tfcodec[gpu]' or 'tfcodec[tpu]'")
+INSTALL_TENSORFLOW = ("install the build for this machine: pip install 'tfcodec[tf]' (CPU, or GPUs with "
+                      "CUDA), 'tfcodec[gpu]' or 'tfcodec[tpu]'")
+NO_TENSORFLOW = "tfcodec {command}: TensorFlow is not installed; " + INSTALL_TENSORFLOW
 
 
 class TensorFlowMissing(FormatError):
@@ -29,9 +30,7 @@ def require_tensorflow(what):
     """Imports TensorFlow (muted, see `quiet_tensorflow_start`); `what` names the work that needs
     it in the error raised where it is not installed."""
     if not tensorflow_installed():
-        raise TensorFlowMissing(f"{what} needs TensorFlow, which is not installed; install the build for "
-                                "this machine: pip install 'tfcodec[tf]' (CPU, or GPUs with CUDA), "
-                                "'tfcodec[gpu]' or 'tfcodec[tpu]'")
+        raise TensorFlowMissing(f"{what} needs TensorFlow, which is not installed; {INSTALL_TENSORFLOW}")
     quiet_tensorflow_start()
 
 

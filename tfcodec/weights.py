@@ -44,10 +44,12 @@ def save_bundle(path, meta, keras_weights, coding):
     fileio.write_atomic(path, buffer.getvalue())
 
 
-def load_bundle(path) -> Bundle:
-    """The bundle at `path`: a local file or a URL (gs://, file://, ram://, ...)."""
+def load_bundle(path, data=None) -> Bundle:
+    """The bundle at `path`: a local file or a URL (gs://, file://, ram://, ...). `data`: the
+    file's bytes, where the caller has read them already."""
     try:
-        data = fileio.read_bytes(path)
+        if data is None:
+            data = fileio.read_bytes(path)
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(bytes(arrays.pop("__meta__")).decode())

@@ -22,7 +22,6 @@ import os
 import shutil
 import tempfile
 
-from tfcodec import container, fileio
 from tfcodec.edge.litert_backend import MANIFEST
 from tfcodec.weights import PACKAGE_WEIGHTS
 
@@ -61,20 +60,6 @@ def folder_for_stream(model_id, weights_hash):
             if json.load(f).get("weights_hash") == weights_hash.hex():
                 return folder
     return cached_folder(weights_hash)
-
-
-def folder_for_weights(bundle_path, shipped_name=None, build=False, progress=None):
-    """The export of a weights file: shipped, cached, or (build=True) exported now into the cache.
-    None where there is none and build is False."""
-    if shipped_name:
-        folder = shipped_folder(shipped_name)
-        if folder:
-            return folder
-    weights_hash = container.weights_hash(fileio.read_bytes(bundle_path))
-    folder = cached_folder(weights_hash)
-    if folder or not build:
-        return folder
-    return build_cached(bundle_path, weights_hash, progress)
 
 
 def build_cached(bundle_path, weights_hash, progress=None):

@@ -258,6 +258,21 @@ static void run_jobs(Job *jobs, int n) {
 #endif
 }
 
+/* Runs `job` over tile rows [0, rows) split between n threads, thread i with its own `per`
+ * doubles of scratch from `scratch`, with the GIL released. */
+static void run_split(Job job, int n, Py_ssize_t rows, double *scratch, Py_ssize_t per) {
+    Job jobs[MAX_THREADS];
+    for (int i = 0; i < n; i++) {
+        jobs[i] = job;
+        jobs[i].ty0 = rows * i / n;
+        jobs[i].ty1 = rows * (i + 1) / n;
+        jobs[i].scratch = scratch + i * per;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    run_jobs(jobs, n);
+    Py_END_ALLOW_THREADS
+}
+
 /* How many threads for `work` transformed values, given the caller's limit. */
 static int thread_count(int threads, Py_ssize_t rows, Py_ssize_t work) {
     int n = threads < 1 ? 1 : (threads > MAX_THREADS ? MAX_THREADS : threads);
@@ -296,15 +311,8 @@ static PyObject *input_transform(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    Job jobs[MAX_THREADS];
-    for (int i = 0; i < n; i++) {
-        Job j = {0, xb.buf, is_f64(&xb), group, vb.buf, h, w, c, NULL, NULL, th * i / n, th * (i + 1) / n,
-                 scratch + i * per};
-        jobs[i] = j;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    run_jobs(jobs, n);
-    Py_END_ALLOW_THREADS
+    const Job job = {0, xb.buf, is_f64(&xb), group, vb.buf, h, w, c, NULL, NULL, 0, 0, NULL};
+    run_split(job, n, th, scratch, per);
     free(scratch);
     Py_INCREF(Py_None);
     result = Py_None;
@@ -586,15 +594,8 @@ static PyObject *output_transform(PyObject *self, PyObject *args) {
     }
     const int relu_first = nops > 0 && kinds[0] == OP_RELU;
     Fast f = {scale, offset, slope, kinds, nops, relu_first, relu_first ? 0.0 : -(double)LIMIT};
-    Job jobs[MAX_THREADS];
-    for (int i = 0; i < n; i++) {
-        Job j = {mode == 0 ? 1 : 2, b[0].buf, 0, -1, NULL, h, w, cout, &e, &f, th * i / n, th * (i + 1) / n,
-                 accs + i * per};
-        jobs[i] = j;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    run_jobs(jobs, n);
-    Py_END_ALLOW_THREADS
+    const Job job = {mode == 0 ? 1 : 2, b[0].buf, 0, -1, NULL, h, w, cout, &e, &f, 0, 0, NULL};
+    run_split(job, n, th, accs, per);
     free(scratch);
     Py_INCREF(Py_None);
     result = Py_None;
