@@ -85,7 +85,7 @@ def test_the_import_graph_has_no_cycle():
 
 def test_no_module_dispatches_on_a_family_name():
     """`family == "hyperprior"`-style tests belong to the records, not to their users."""
-    pattern = re.compile(r"""(==|!=|\bin\b)\s*\(?\s*["'](hyperprior|recurrent)["']""")
+    pattern = re.compile(r"""(==|!=|\bin\b)\s*\(?\s*["'](hyperprior|recurrent|jpeg-refine)["']""")
     offenders = []
     for folder, _, files in os.walk(PACKAGE):
         for name in files:
@@ -101,7 +101,7 @@ def test_registered_names_are_the_shipped_models_and_the_sizes_users_train():
     """In a fresh process: tests register tiny models of their own in this one. CompressAI's
     zoo sizes are registered for imports (docs/interop.md)."""
     shipped = {f[:-4] for f in os.listdir(os.path.join(PACKAGE, "weights")) if f.endswith(".npz")}
-    sizes = {"bmshj2018", "mbt2018-mean", "cw2020", "rnn-lstm", "rnn-gru", "rnn-resgru"}
+    sizes = {"bmshj2018", "mbt2018-mean", "cw2020", "rnn-lstm", "rnn-gru", "rnn-resgru", "jpeg-refine"}
     zoo = {f"compressai-{arch}-q{q}" for arch in ("bmshj2018-hyperprior", "mbt2018-mean") for q in range(1, 9)}
     expected = shipped | sizes | {f"{name}-small" for name in sizes} | zoo
     listed = subprocess.run([sys.executable, "-c", "from tfcodec.models import model_names; "
@@ -112,8 +112,9 @@ def test_registered_names_are_the_shipped_models_and_the_sizes_users_train():
 
 def test_every_family_record_resolves():
     """Every behaviour a record names imports and is callable (a typo fails here, not in use)."""
-    for family in ("hyperprior", "recurrent"):
+    for family in ("hyperprior", "recurrent", "jpeg-refine"):
         record = family_named(family)
-        for field in ("build", "codec", "export_coding", "warm_start", "edge_export"):
+        for field in ("build", "codec", "export_coding", "warm_start", "edge_export", "training_example",
+                      "validation_example"):
             if getattr(record, field):
                 assert callable(record.load(field)), (family, field)

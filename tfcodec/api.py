@@ -30,7 +30,9 @@ DEFAULT_MODEL = "cw2020-small-full-range"
 # The recurrent model to use when rate control by truncation matters: the one
 # trained for MS-SSIM, which is what the recurrent family is judged on.
 DEFAULT_RECURRENT_MODEL = "rnn-gru-small-msssim-late"
-_ALIASES = {"default": DEFAULT_MODEL, "rnn": DEFAULT_RECURRENT_MODEL}
+# The shipped JPEG refiner (`tfcodec enhance`, the `jpeg+refine` evaluation codec).
+DEFAULT_REFINER = "jpeg-refine-small"
+_ALIASES = {"default": DEFAULT_MODEL, "rnn": DEFAULT_RECURRENT_MODEL, "jpeg-refine": DEFAULT_REFINER}
 BACKENDS = ("auto", "litert", "tf")
 
 
@@ -87,6 +89,9 @@ def _tf_codec(path, refine_steps, data=None):
     from tfcodec.weights import load_bundle
 
     bundle = load_bundle(path, data)
+    if not bundle_family(bundle).stream_codec:
+        raise FormatError(f"{bundle.model} refines JPEG files and writes no tfcodec streams: "
+                          f"run `tfcodec enhance IN.jpg OUT.png --model {name_for_refiner(path)}`")
     require_tensorflow(f"the {bundle_family(bundle).name} model {bundle.model} on the tf backend")
     return bundle_family(bundle).load("codec")(bundle, refine_steps=refine_steps)
 
@@ -108,6 +113,53 @@ def _codec_for_header(model_id, weights_hash, backend):
     if folder and (backend == "litert" or litert_installed()):
         return _litert_codec(folder)
     return load_codec(model_id, backend=backend)
+
+
+def name_for_refiner(path):
+    """How a user names a refiner's weights on the command line: the shipped alias or the path."""
+    from tfcodec.weights import PACKAGE_WEIGHTS
+
+    return "jpeg-refine" if path == os.path.join(PACKAGE_WEIGHTS, f"{DEFAULT_REFINER}.npz") else path
+
+
+@functools.lru_cache(maxsize=4)
+def load_refiner(name_or_path="jpeg-refine", backend="auto"):
+    """A JPEG refiner (`tfcodec.codecs.jpeg_refine.JpegRefiner`): a shipped name or weights
+    .npz, or a folder written by `tfcodec export` for one (LiteRT). Backend "auto" runs the
+    shipped refiner on its float LiteRT export beside the weights (no TensorFlow), "tf" on
+    Keras; other weights run on Keras."""
+    from tfcodec import fileio
+    from tfcodec.models import bundle_family
+    from tfcodec.tensorflow_start import require_tensorflow
+    from tfcodec.weights import PACKAGE_WEIGHTS, load_bundle, resolve
+
+    if backend not in ("auto", "tf"):
+        raise FormatError(f"a refiner's backend is auto or tf, not {backend!r}")
+    name = _ALIASES.get(name_or_path, name_or_path)
+    if fileio.isdir(name):
+        from tfcodec.export.jpeg_refine import load_exported_refiner
+
+        return load_exported_refiner(name)
+    path = resolve(name)
+    if backend == "auto" and os.path.dirname(path) == PACKAGE_WEIGHTS and litert_installed():
+        from tfcodec.edge import exports
+        from tfcodec.export.jpeg_refine import load_exported_refiner
+
+        folder = exports.shipped_folder(name)
+        try:
+            refiner = load_exported_refiner(folder) if folder else None
+        except FormatError:  # a shipped codec's export: the bundle check below says so
+            refiner = None
+        # only an export of these very weights (a replaced .npz runs on Keras)
+        if refiner is not None and refiner.weights_hash == container.weights_hash(fileio.read_bytes(path)).hex():
+            return refiner
+    bundle = load_bundle(path)
+    family = bundle_family(bundle)
+    if family.stream_codec:
+        raise FormatError(f"{name_or_path} is a {family.name} model, not a JPEG refiner "
+                          f"(shipped refiner: {DEFAULT_REFINER})")
+    require_tensorflow(f"the JPEG refiner {bundle.model}")
+    return family.load("codec")(bundle)
 
 
 def backend_name(codec):

@@ -22,12 +22,13 @@ SUBCOMMANDS = {
     "compress": "compress an image to a .tfc file",
     "decompress": "decompress a .tfc file to PNG",
     "info": "print the header of a .tfc file",
+    "enhance": "decode a JPEG at a higher quality with the JPEG refiner",
     "truncate": "cut a progressive stream to fewer iterations",
     "train": "train a model",
     "export-weights": "turn a checkpoint into a shipped weights file",
     "import-weights": "turn a CompressAI or tensorflow-compression model into a weights file",
     "eval": "rate-distortion evaluation against classical codecs",
-    "export": "export a hyperprior model to TFLite for the edge runtime",
+    "export": "export a hyperprior model or a JPEG refiner to TFLite for the edge runtime",
     "edge": "compress/decompress with an exported model folder, without TensorFlow",
 }
 

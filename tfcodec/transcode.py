@@ -1,4 +1,4 @@
-"""The file side of compress/decompress, shared by `tfcodec compress|decompress` and `tfcodec edge`.
+"""The file side of compress/decompress, shared by `tfcodec compress|decompress|enhance` and `tfcodec edge`.
 
 Any codec with `name`, `compress(rgb, setting)`, `compress_for_bpp(rgb, bpp)`
 and `decompress(data)` goes through the same steps: refuse to overwrite the
@@ -100,6 +100,36 @@ def decompress_file(codec_for, path, output, label_for, lock=None):
     h, w = rgb.shape[:2]
     return (f"{path} -> {output}: {w}x{h}, {len(data) * 8 / (h * w):.4f} bpp "
             f"({label_for(codec)}, {seconds:.2f} s)")
+
+
+def enhance_file(refiner, path, output, iterations=None, lock=None):
+    """JPEG file `path` -> refined image file `output` (`tfcodec enhance`); the summary line.
+    The output is turned upright as the file's EXIF orientation says (the refiner works on
+    the stored pixel grid, where the 8x8 blocks are)."""
+    check_not_input(output, path)
+    data = read_stream(path)
+    rgb, seconds = _timed(lambda: refiner.enhance(data, iterations, path), lock)
+    write_image(output, _upright(rgb, data))
+    h, w = rgb.shape[:2]
+    steps = refiner.steps(iterations)
+    return (f"{path} -> {output}: {w}x{h}, {len(data) * 8 / (h * w):.4f} bpp JPEG, {steps} "
+            f"step{'s' * (steps > 1)} ({refiner.name}, {seconds:.2f} s)")
+
+
+def _upright(rgb, data):
+    """Pixels turned as the JPEG's EXIF orientation tag says (none: unchanged)."""
+    import io
+
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as original:
+        orientation = original.getexif().get(0x0112, 1)
+    if orientation in (None, 1):
+        return rgb
+    image = Image.fromarray(rgb)
+    image.getexif()[0x0112] = orientation
+    return np.asarray(ImageOps.exif_transpose(image))
 
 
 def _timed(code, lock=None):

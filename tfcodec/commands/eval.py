@@ -28,6 +28,9 @@ codecs:
   avif   AVIF (libaom), speed 6, 4:2:0, quality sweep
   heic   HEIC (x265 intra via pillow-heif), 4:2:0, quality sweep
   jxl    JPEG XL (libjxl VarDCT), effort 7, quality sweep
+  jpeg+refine   the jpeg codec's files (same sweep, same rate) decoded by
+                the shipped JPEG refiner at its best step count;
+                jpeg+refine:MODEL (name, .npz or export folder), @K for K steps
   tfcodec:NAME  a tfcodec learned model by name or weights path; sweeps its
                 rate_settings
   tfcodec:NAME+refine=STEPS

@@ -8,16 +8,19 @@ import argparse
 
 def register(subparsers):
     p = subparsers.add_parser(
-        "export", help="export a hyperprior model to TFLite for the edge runtime",
+        "export", help="export a hyperprior model or a JPEG refiner to TFLite for the edge runtime",
         description="Export a hyperprior model (analysis, hyper-analysis, latent residual prediction,\n"
                     "synthesis) to TFLite for the edge runtime (`tfcodec edge`), with the range coder's\n"
                     "tables and integer nets, a manifest.json and a report.txt. Streams made on the\n"
                     "device decode with `tfcodec decompress` and the other way round.\n"
+                    "A JPEG refiner (--model jpeg-refine) exports one model per step count, for\n"
+                    "`tfcodec enhance --model DIR` (float32, float16 or int8; dynamic shapes).\n"
                     "`python -m tfcodec.export` is the same command.",
         epilog="Examples:\n"
                "  tfcodec export --weights w.npz --out edge/ --int8 --calibration train/\n"
                "  tfcodec export --weights w.npz --out tpu/ --edgetpu --height 512 --width 768 "
                "--calibration train/\n"
+               "  tfcodec export --model jpeg-refine --out refiner-int8/ --int8 --calibration train/\n"
                "Calibrate on training images only, never on the evaluation set (Kodak).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="shipped model name (default: default); with --weights, the bundle's "
@@ -58,12 +61,15 @@ def register(subparsers):
 
 def run(args):
     from tfcodec.api import _ALIASES
-    from tfcodec.export.exporter import ExportOptions, export
+    from tfcodec.export.exporter import ExportOptions, load_export_bundle
+    from tfcodec.models import bundle_family
     from tfcodec.weights import resolve
 
     name = _ALIASES.get(args.model, args.model) if args.model else None
     weights = resolve(args.weights or name or _ALIASES["default"])
     options = ExportOptions(args.mode, args.height, args.width, args.calibration,
                             args.calibration_images, args.seed, expect_model=name, gdn=args.gdn)
-    export(weights, args.out, options, progress=None if args.quiet else (lambda m: print(m, flush=True)))
+    bundle, _ = load_export_bundle(weights)  # refuses a family without an edge export
+    bundle_family(bundle).load("edge_export")(
+        weights, args.out, options, progress=None if args.quiet else (lambda m: print(m, flush=True)))
     return 0

@@ -22,6 +22,8 @@ import os
 import shutil
 import tempfile
 
+from tfcodec.errors import FormatError
+
 from tfcodec.edge.litert_backend import MANIFEST
 from tfcodec.weights import PACKAGE_WEIGHTS
 
@@ -72,6 +74,9 @@ def build_cached(bundle_path, weights_hash, progress=None):
     from tfcodec.models import bundle_family
 
     bundle, _ = load_export_bundle(bundle_path)  # refuses a family without an edge export
+    if not bundle_family(bundle).stream_codec:
+        raise FormatError(f"{bundle.model} refines JPEG files and writes no tfcodec streams: "
+                          "run `tfcodec enhance`")
     final = os.path.join(cache_root(), "litert", weights_hash.hex())
     os.makedirs(os.path.dirname(final), exist_ok=True)
     scratch = tempfile.mkdtemp(prefix=".building-", dir=os.path.dirname(final))

@@ -57,7 +57,9 @@ def dequantize(q, scale, zero_point):
 
 
 class TFLiteModel:
-    """A single-input, single-output TFLite model called with float32 arrays."""
+    """An exported TFLite model with one output, called with float32 arrays, one per input
+    (the JPEG refiner has two: the image, then its conditioning vector). The image comes
+    first: its shape is the one a dynamic model is resized to and a static one checked for."""
 
     def __init__(self, path, num_threads=None, delegates=None):
         if not os.path.exists(path):
@@ -73,16 +75,23 @@ class TFLiteModel:
         # fd 2 as it builds an interpreter: a line per model in every command's output.
         with muted_stderr():
             self.interpreter = module.Interpreter(**kwargs)
-            self.interpreter.allocate_tensors()
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise FormatError(f"{path}: expected one input and one output")
-        self._input, self._output = inputs[0], outputs[0]
+        if not inputs or len(outputs) != 1:
+            raise FormatError(f"{path}: expected one output and at least one input")
+        # The largest input is the image; the others keep the converter's order.
+        self._inputs = sorted(inputs, key=lambda d: -len(d["shape"]))
+        self._input, self._output = self._inputs[0], outputs[0]
         signature = self._input.get("shape_signature", self._input["shape"])
         self.dynamic = bool(np.any(np.asarray(signature) < 0))
         self.input_shape = tuple(int(d) for d in self._input["shape"])
         self.input_dtype = self._input["dtype"]
         self.output_dtype = self._output["dtype"]
+        # A dynamic model is allocated for its first input's shape: its placeholder shape
+        # (1x1 pixels) need not be one its ops accept (a space-to-depth step of 2 is not).
+        self._allocated = not self.dynamic
+        if self._allocated:
+            with muted_stderr():
+                self.interpreter.allocate_tensors()
 
     @property
     def static_size(self):
@@ -90,21 +99,30 @@ class TFLiteModel:
         return None if self.dynamic else self.input_shape[1:3]
 
     def _prepare(self, shape):
-        if tuple(shape) == tuple(int(d) for d in self.interpreter.get_input_details()[0]["shape"]):
+        index = self._input["index"]
+        current = next(d for d in self.interpreter.get_input_details() if d["index"] == index)
+        if self._allocated and tuple(shape) == tuple(int(d) for d in current["shape"]):
             return
         if not self.dynamic:
             raise FormatError(f"{os.path.basename(self.path)} takes {self.input_shape}, got {tuple(shape)}")
-        self.interpreter.resize_tensor_input(self._input["index"], list(shape), strict=True)
-        self.interpreter.allocate_tensors()
+        self.interpreter.resize_tensor_input(index, list(shape), strict=True)
+        with muted_stderr():  # the XNNPACK delegate's INFO line comes at the first allocation
+            self.interpreter.allocate_tensors()
+        self._allocated = True
 
-    def __call__(self, x):
-        x = np.asarray(x, np.float32)
-        self._prepare(x.shape)
-        detail = self.interpreter.get_input_details()[0]
-        scale, zero = detail["quantization"]
-        if np.issubdtype(self.input_dtype, np.integer) and scale:
-            x = quantize(x, scale, zero, self.input_dtype)
-        self.interpreter.set_tensor(detail["index"], x)
+    def __call__(self, x, *others):
+        if len(others) != len(self._inputs) - 1:
+            raise FormatError(f"{os.path.basename(self.path)} takes {len(self._inputs)} inputs, "
+                              f"got {1 + len(others)}")
+        self._prepare(np.shape(x))
+        details = {d["index"]: d for d in self.interpreter.get_input_details()}
+        for entry, value in zip(self._inputs, (x,) + others):
+            detail = details[entry["index"]]
+            value = np.asarray(value, np.float32)
+            scale, zero = detail["quantization"]
+            if np.issubdtype(detail["dtype"], np.integer) and scale:
+                value = quantize(value, scale, zero, detail["dtype"])
+            self.interpreter.set_tensor(detail["index"], value)
         self.interpreter.invoke()
         out_detail = self.interpreter.get_output_details()[0]
         y = self.interpreter.get_tensor(out_detail["index"])

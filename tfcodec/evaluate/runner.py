@@ -213,15 +213,33 @@ def resolve_codec(spec: str, settings: list | None = None) -> CodecEntry:
             label += f"+refine={refine_steps}"
         chosen = list(settings) if settings is not None else list(codec.rate_settings)
         return CodecEntry(label, codec, str(identity), chosen, "learned", f"tfcodec learned codec {codec.name}")
+    if spec.startswith("jpeg+refine"):
+        return _refined_jpeg(spec, settings)
     name = spec.lower()
     if name not in CLASSICAL:
         raise EvalError(
-            f"unknown codec {spec!r}: use {', '.join(CLASSICAL)} or tfcodec:NAME (model name or weights path)"
+            f"unknown codec {spec!r}: use {', '.join(CLASSICAL)}, jpeg+refine[:MODEL][@K] or tfcodec:NAME "
+            "(model name or weights path)"
         )
     _check_available(name)
     codec = get_classical(name)
     chosen = list(settings) if settings is not None else list(codec.rate_settings)
     return CodecEntry(name, codec, codec.identity, chosen, "classical", codec.describe)
+
+
+def _refined_jpeg(spec: str, settings: list | None) -> CodecEntry:
+    """``jpeg+refine[:MODEL][@K]``: the jpeg codec's files decoded by a JPEG refiner."""
+    from tfcodec.api import load_refiner
+    from tfcodec.evaluate.refined_jpeg import RefinedJpegCodec, parse
+
+    _check_available("jpeg")
+    try:
+        model, steps = parse(spec)
+        codec = RefinedJpegCodec(load_refiner(model), steps, label=spec)
+    except (OSError, ValueError, FormatError) as e:
+        raise EvalError(f"{spec}: {e}") from e
+    chosen = list(settings) if settings is not None else list(codec.rate_settings)
+    return CodecEntry(spec, codec, codec.identity, chosen, "hybrid", codec.describe)
 
 
 def parse_setting_value(text: str):

@@ -256,7 +256,10 @@ def activation_ranges(model, samples, tail=RANGE_TAIL):
     """{tensor index: (low, high)} for the float tensors of `model` (a calibrated float
     flatbuffer) that carry calibration statistics, measured over `samples` with every tensor
     kept. The model's input and output get their min and max; the others drop a `tail`
-    fraction of their values at each end (exact quantiles: each sample keeps its extremes)."""
+    fraction of their values at each end (exact quantiles: each sample keeps its extremes).
+
+    A sample is an array (a one-input model) or {input name: array} (the names of the
+    converted signature's inputs, e.g. the JPEG refiner's "jpeg" and "conditioning")."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     from tfcodec.edge.runtime import _interpreter_module
@@ -269,13 +272,23 @@ def activation_ranges(model, samples, tail=RANGE_TAIL):
     interpreter = module.Interpreter(
         model_content=bytes(model), experimental_preserve_all_tensors=True,
         experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    entry = interpreter.get_input_details()[0]["index"]
-    pixels = [x.size for x in samples]
+    details = interpreter.get_input_details()
+
+    def feeds(sample):
+        """(input index, array) pairs of a sample."""
+        if not isinstance(sample, dict):
+            return [(details[0]["index"], sample)]
+        return [(next(d["index"] for d in details if name in d["name"]), x) for name, x in sample.items()]
+
+    pixels = [max(np.size(x) for _, x in feeds(sample)) for sample in samples]
     lows, highs, counts = {i: [] for i in indices}, {i: [] for i in indices}, dict.fromkeys(indices, 0)
-    for x, n in zip(samples, pixels):
-        interpreter.resize_tensor_input(entry, list(x.shape), strict=False)
+    for sample, n in zip(samples, pixels):
+        pairs = feeds(sample)
+        for entry, x in pairs:
+            interpreter.resize_tensor_input(entry, list(x.shape), strict=False)
         interpreter.allocate_tensors()
-        interpreter.set_tensor(entry, x)
+        for entry, x in pairs:
+            interpreter.set_tensor(entry, x)
         interpreter.invoke()
         for i in indices:
             a = interpreter.get_tensor(i).reshape(-1)
@@ -293,7 +306,8 @@ def activation_ranges(model, samples, tail=RANGE_TAIL):
 
 
 def quantize_int8(converter, samples):
-    """Full-integer int8 TFLite (int8 input and output) from a converter, calibrated on `samples`.
+    """Full-integer int8 TFLite (int8 input and output) from a converter, calibrated on `samples`
+    (arrays, or {input name: array} for a model of several inputs).
 
     The converter's own calibration records a MUL operand whose last use is that
     MUL as holding the product (the kernel runs in place, and the operand is logged
@@ -309,7 +323,7 @@ def quantize_int8(converter, samples):
     from tensorflow.lite.tools import flatbuffer_utils
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x] for x in samples)
+    converter.representative_dataset = lambda: (x if isinstance(x, dict) else [x] for x in samples)
     # Builtin int8 kernels only. The converter still keeps an op that has no int8
     # kernel in float between DEQUANTIZE/QUANTIZE, so the export checks the result
     # for float operators afterwards.

@@ -20,8 +20,8 @@ import functools
 import importlib
 
 from tfcodec.errors import FormatError
-from tfcodec.models.config import (HYPERPRIOR_CONFIGS, RECURRENT_CONFIGS, HyperpriorConfig,
-                                   RecurrentConfig)
+from tfcodec.models.config import (HYPERPRIOR_CONFIGS, JPEG_REFINE_CONFIGS, RECURRENT_CONFIGS,
+                                   HyperpriorConfig, JpegRefineConfig, RecurrentConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,12 @@ class Family:
     warm_start: str              # (model, bundle) -> the bundle's Keras weights laid out for model
     edge_export: str = ""        # (weights, out_dir, options, progress) -> manifest; "": none
     variable_rate: bool = True   # one model for every quality in [0, 1]; False: rates by iterations
+    stream_codec: bool = True    # writes .tfc streams; False: a JPEG refiner (`tfcodec enhance`)
+    # Training examples other than plain crops: (config) -> fn(image uint8, key, patch) -> a
+    # structure the model's rd_loss takes; and (config, quality) -> fn(crop in [0, 1]) for
+    # validation. "": crops in [0, 1] (tfcodec.train.data.random_crop).
+    training_example: str = ""
+    validation_example: str = ""
 
     def load(self, field):
         """The callable a behaviour field refers to, imported now."""
@@ -131,7 +137,15 @@ register_family(Family(
     build="tfcodec.models.recurrent:build", warm_start="tfcodec.models.recurrent:warm_start_weights",
     codec="tfcodec.codecs.recurrent:RecurrentCodec.from_bundle",
     export_coding="tfcodec.train.prob_net_fit:export_coding"))
+register_family(Family(
+    "jpeg-refine", JpegRefineConfig, JPEG_REFINE_CONFIGS,
+    build="tfcodec.models.jpeg_refine:build", warm_start="tfcodec.models.jpeg_refine:warm_start_weights",
+    codec="tfcodec.codecs.jpeg_refine:JpegRefiner.from_bundle", stream_codec=False,
+    export_coding="tfcodec.codecs.jpeg_refine:export_coding",
+    edge_export="tfcodec.export.jpeg_refine:export",
+    training_example="tfcodec.train.jpeg_degrade:make_example_fn",
+    validation_example="tfcodec.train.jpeg_degrade:validation_example"))
 
-__all__ = ["Family", "HyperpriorConfig", "RecurrentConfig", "build_model", "bundle_config", "bundle_family",
-           "family_named", "family_of", "model_config", "model_from_bundle", "model_names",
+__all__ = ["Family", "HyperpriorConfig", "JpegRefineConfig", "RecurrentConfig", "build_model", "bundle_config",
+           "bundle_family", "family_named", "family_of", "model_config", "model_from_bundle", "model_names",
            "register_family", "register_model"]

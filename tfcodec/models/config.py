@@ -223,3 +223,35 @@ RECURRENT_CONFIGS = {
 RECURRENT_CONFIGS["rnn-gru-small-msssim-late"] = dataclasses.replace(
     RECURRENT_CONFIGS["rnn-gru-small"], distortion="msssim",
     iteration_weights=tuple(round(0.4 + 1.2 * t / 7, 4) for t in range(8)))
+
+
+@dataclasses.dataclass(frozen=True)
+class JpegRefineConfig(_JsonConfig):
+    """Everything that fixes a JPEG refiner's architecture (`tfcodec.models.jpeg_refine`)."""
+
+    filters: int = 48             # channels at half resolution (the trunk and the cell)
+    trunk_blocks: int = 2         # residual blocks at half resolution before the cell
+    coarse_blocks: int = 2        # residual blocks at quarter resolution (the wide view)
+    iterations: int = 3           # refinement steps trained; a decode may stop earlier
+    quality_min: int = 5          # libjpeg qualities drawn in training: the range cameras and
+    quality_max: int = 95         # the web use (trained to 75 at first, it lost up to 0.6 dB at 95)
+    iteration_weights: tuple = ()  # each step's share of the loss; () = all 1
+
+    def __post_init__(self):
+        if not 1 <= self.iterations <= 8:
+            raise ValueError("iterations must be in 1..8")
+        if not 1 <= self.quality_min <= self.quality_max <= 100:
+            raise ValueError("JPEG qualities must satisfy 1 <= quality_min <= quality_max <= 100")
+        if self.iteration_weights and len(self.iteration_weights) != self.iterations:
+            raise ValueError(f"iteration_weights needs {self.iterations} weights")
+
+
+# Images are padded to a multiple of this (two space-to-depth steps of 2, and whole
+# 4:2:0 MCUs, so the block grid keeps its phase).
+JPEG_REFINE_STRIDE = 16
+
+JPEG_REFINE_CONFIGS = {
+    # Sized for 2 CPU cores: about 2 s per Kodak image at three iterations.
+    "jpeg-refine-small": JpegRefineConfig(),
+    "jpeg-refine": JpegRefineConfig(filters=96, trunk_blocks=4, coarse_blocks=4),
+}

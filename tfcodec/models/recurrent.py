@@ -104,10 +104,14 @@ class ConvGRUCell(keras.layers.Layer):
         pass  # the convolutions build on first use (the hidden ones from the second step)
 
     def call(self, x, state=None):
-        zx, rx, nx = tf.split(self.conv_x(x), 3, axis=-1)
+        gates = self.conv_x(x)
         if state is None:
-            h = tf.sigmoid(zx) * tf.tanh(nx)
+            # Slices, not a split: a split's unused r output would stay float in an int8
+            # TFLite model (the JPEG refiner's export), having no consumer to calibrate it.
+            u = self.units
+            h = tf.sigmoid(gates[..., :u]) * tf.tanh(gates[..., 2 * u:])
         else:
+            zx, rx, nx = tf.split(gates, 3, axis=-1)
             (h_prev,) = state
             zh, rh = tf.split(self.conv_hzr(h_prev), 2, axis=-1)
             z = tf.sigmoid(zx + zh)

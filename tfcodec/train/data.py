@@ -209,9 +209,13 @@ def _endless_records(src, seed, start_example, shuffle_buffer):
 
 
 def training_examples(source, patch=128, batch=8, seed=0, start_example=0, shuffle_buffer=2048, *,
-                      replica_batch=None, num_pipelines=1, pipeline_id=0, data_dir=None):
+                      replica_batch=None, num_pipelines=1, pipeline_id=0, data_dir=None, example_fn=None):
     """Endless (images, indices): crops (B, patch, patch, 3) float32 in [0, 1] and their
     global example positions (B,) int64.
+
+    `example_fn(image uint8 (H, W, 3), key, patch)`, a family's own examples (its record's
+    `training_example`, e.g. the JPEG refiner's re-encoded crops), replaces the crop: the
+    images are then its batched structure, drawn from the same keyed randomness.
 
     `batch` is the global batch. For a distributed input pipeline (one per host/
     worker), pass `replica_batch` (global batch / replicas) and this pipeline's
@@ -229,8 +233,11 @@ def training_examples(source, patch=128, batch=8, seed=0, start_example=0, shuff
     if num_pipelines > 1:
         records = records.filter(lambda i, _: (i % batch) // share == pipeline_id)
 
+    make = example_fn or random_crop
+
     def prepare(index, record):
-        return random_crop(decode(record), tf.stack([tf.constant(seed, tf.int64), index]), patch), index
+        key = tf.stack([tf.constant(seed, tf.int64), index])
+        return make(decode(record), key, patch), index
 
     options = tf.data.Options()
     options.deterministic = True

@@ -353,7 +353,10 @@ def make_train_call(config, strategy, model, optimizer, step):
     def replica_step(images, indices, stop):
         # Batches read inside the call lose their static size under some strategies
         # (multi-worker); the keyed randomness and XLA need it.
-        images = tf.ensure_shape(images, (replica_batch, config.patch, config.patch, 3))
+        if isinstance(images, dict):  # a family's own examples (Family.training_example)
+            images = {k: tf.ensure_shape(v, (replica_batch,) + tuple(v.shape[1:])) for k, v in images.items()}
+        else:
+            images = tf.ensure_shape(images, (replica_batch, config.patch, config.patch, 3))
         indices = tf.ensure_shape(indices, (replica_batch,))
         sums, grads = loss_and_grads(images, indices)
         present = [i for i, g in enumerate(grads) if g is not None]
@@ -452,19 +455,22 @@ def train(config: TrainConfig, progress=True, on_step=None):
     if start >= config.steps:
         return start
 
+    family = family_of(config.model)
+    example_fn = (family.load("training_example")(family.configs[config.model])
+                  if family.training_example else None)
+
     def dataset_fn(context):
         return training_examples(
             config.data, config.patch, global_batch, config.seed, start_example=start * global_batch,
             replica_batch=context.get_per_replica_batch_size(global_batch),
             num_pipelines=context.num_input_pipelines, pipeline_id=context.input_pipeline_id,
-            data_dir=config.data_dir or None)
+            data_dir=config.data_dir or None, example_fn=example_fn)
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     train_call = make_train_call(config, strategy, model, optimizer, step)
 
-    family = family_of(config.model)
     validate = _make_validation(config, model, family, strategy) if config.validation else None
-    log_images = _make_image_logger(config, model, strategy)
+    log_images = _make_image_logger(config, model, strategy, example_fn)
 
     writer = (tf.summary.create_file_writer(fileio.join(config.workdir, "logs")) if is_chief
               else tf.summary.create_noop_writer())
@@ -592,19 +598,24 @@ def _make_validation(config, model, family, strategy):
     qualities = _qualities(config, family)
 
     def measure_fn(x, quality):
-        _, aux = model.rd_loss(x, tf.fill((tf.shape(x)[0],), quality), training=False)
-        original = tf.round(x * 255.0)
+        target = x["image"] if isinstance(x, dict) else x
+        _, aux = model.rd_loss(x, tf.fill((tf.shape(target)[0],), quality), training=False)
+        original = tf.round(target * 255.0)
         rebuilt = tf.round(tf.clip_by_value(aux["x_hat"], 0.0, 1.0) * 255.0)
         return (aux["bpp"], tf.image.psnr(original, rebuilt, 255.0),
                 tf.image.ssim_multiscale(original, rebuilt, 255.0))
 
     measure = _first_replica(strategy, measure_fn)
+    example_for = family.load("validation_example") if family.validation_example else None
 
     def run():
         results = {}
         for quality in qualities:
             parts = [[], [], []]
-            for x in images:
+            examples = images
+            if example_for is not None:  # e.g. the JPEG refiner: its input at this quality
+                examples = images.unbatch().map(example_for(model.config, quality)).batch(4)
+            for x in examples:
                 for part, value in zip(parts, measure(x, tf.constant(quality, tf.float32))):
                     part.append(value.numpy())
             bpp, psnr, msssim = (float(np.mean(np.concatenate(p))) for p in parts)
@@ -627,7 +638,7 @@ def _write_validation(results):
         tf.summary.scalar(f"val/ms_ssim_db/{tag}", -10 * math.log10(max(1 - r["ms_ssim"], 1e-10)))
 
 
-def _make_image_logger(config, model, strategy):
+def _make_image_logger(config, model, strategy, example_fn=None):
     """TensorBoard pairs (crop, reconstruction) at the lowest and highest quality.
 
     The crops are the first two examples of the run's data order, the same at every
@@ -638,8 +649,11 @@ def _make_image_logger(config, model, strategy):
     from tfcodec.train.data import training_dataset
 
     def reconstruct_fn(x, quality):
-        out = model.forward(x, tf.fill((tf.shape(x)[0],), quality), training=False)
-        return tf.concat([x, tf.clip_by_value(out["x_hat"], 0.0, 1.0)], axis=2)
+        # a family's own examples: its input (e.g. the JPEG), then the original and the reconstruction
+        target = x["image"] if isinstance(x, dict) else x
+        out = model.forward(x, tf.fill((tf.shape(target)[0],), quality), training=False)
+        given = [x["jpeg"]] if isinstance(x, dict) and "jpeg" in x else []
+        return tf.concat(given + [target, tf.clip_by_value(out["x_hat"], 0.0, 1.0)], axis=2)
 
     reconstruct = _first_replica(strategy, reconstruct_fn)
     sample = []
@@ -647,7 +661,7 @@ def _make_image_logger(config, model, strategy):
     def log(writer, current):
         if not sample:
             sample.extend(training_dataset(config.data, config.patch, 2, config.seed,
-                                           data_dir=config.data_dir or None).take(1))
+                                           data_dir=config.data_dir or None, example_fn=example_fn).take(1))
         with writer.as_default(step=current):
             for quality in (0.0, 1.0):
                 pair = reconstruct(sample[0], tf.constant(quality, tf.float32))
