@@ -18,7 +18,7 @@ import numpy as np
 
 from tfcodec.errors import FormatError
 from tfcodec.images import pad_image, to_uint8
-from tfcodec.jpegfile import conditioning, read_header
+from tfcodec.jpegfile import CONDITIONING_SIZE, conditioning, read_header
 from tfcodec.models.config import JPEG_REFINE_STRIDE
 from tfcodec.tiling import TILE_PIXELS, Geometry, run_tiled
 
@@ -116,7 +116,7 @@ class KerasRefiner:
         from tfcodec.models import model_from_bundle
 
         self.model = model_from_bundle(bundle)
-        signature = (tf.TensorSpec((1, None, None, 3), tf.float32), tf.TensorSpec((1, 130), tf.float32))
+        signature = (tf.TensorSpec((1, None, None, 3), tf.float32), tf.TensorSpec((1, CONDITIONING_SIZE), tf.float32))
         self._runs = {}
         for k in range(1, self.model.config.iterations + 1):
             def run(jpeg, cond, k=k):

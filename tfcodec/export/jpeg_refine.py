@@ -27,13 +27,12 @@ import numpy as np
 
 from tfcodec import fileio
 from tfcodec.errors import FormatError
+from tfcodec.export.exporter import FORMAT, FORMAT_VERSION, MANIFEST, REPORT
 from tfcodec.export.flatbuffer import float_operators, read_model
 from tfcodec.fileio import write_atomic
+from tfcodec.jpegfile import CONDITIONING_SIZE
 
 FAMILY = "jpeg-refine"
-MANIFEST = "manifest.json"
-REPORT = "report.txt"
-FORMAT = ("tfcodec-edge", 1)
 MODES = ("float32", "float16", "int8")
 # Calibration: the crops' qualities (fractions of the trained range) and chroma modes.
 CALIBRATION_QUALITIES = (0.0, 0.2, 0.45, 0.7, 1.0)
@@ -124,7 +123,7 @@ def export(weights, out_dir, options, progress=print):
         archive = keras.export.ExportArchive()
         archive.track(model)
         signature = [tf.TensorSpec((1, None, None, 3), tf.float32, name="jpeg"),
-                     tf.TensorSpec((1, 130), tf.float32, name="conditioning")]
+                     tf.TensorSpec((1, CONDITIONING_SIZE), tf.float32, name="conditioning")]
         for name, function in functions.items():
             archive.add_endpoint(name, tf.function(function), input_signature=signature)
         archive.write_out(folder, verbose=False)
@@ -137,9 +136,10 @@ def export(weights, out_dir, options, progress=print):
             data = (graphs.quantize_int8(converter, samples) if options.mode == "int8"
                     else converter.convert())
             info = read_model(data)
-            if options.mode == "int8" and float_operators(info):
+            floating = float_operators(info) if options.mode == "int8" else []
+            if floating:
                 raise ExportError(f"{name}: these ops kept float kernels in the int8 model: "
-                                  + ", ".join(sorted({op.name for op in float_operators(info)})))
+                                  + ", ".join(sorted({op.name for op in floating})))
             filename = f"{name}.tflite"
             write_atomic(fileio.join(out_dir, filename), data)
             models[name] = {"file": filename, "bytes": len(data), "ops": info.op_counts(),
@@ -147,7 +147,7 @@ def export(weights, out_dir, options, progress=print):
                             "inputs": [t.name for t in info.inputs]}
             say(f"{filename}: {len(data) / 1024:.0f} KiB, {sum(info.op_counts().values())} ops "
                 f"({time.perf_counter() - t0:.1f} s)")
-    manifest = {"format": FORMAT[0], "version": FORMAT[1], "family": FAMILY, "model": bundle.model,
+    manifest = {"format": FORMAT, "version": FORMAT_VERSION, "family": FAMILY, "model": bundle.model,
                 "weights_hash": bundle.hash.hex(), "config": json.loads(config.to_json()),
                 "mode": options.mode, "best_iterations": bundle.meta.get("best_iterations", config.iterations),
                 "models": models}
@@ -196,7 +196,8 @@ def load_exported_refiner(folder):
         raise FormatError(f"{folder} is not an export folder (no {MANIFEST})") from None
     except ValueError as e:
         raise FormatError(f"{path} is not valid JSON ({e})") from None
-    if manifest.get("family") != FAMILY or (manifest.get("format"), manifest.get("version")) != FORMAT:
+    if manifest.get("family") != FAMILY or \
+            (manifest.get("format"), manifest.get("version")) != (FORMAT, FORMAT_VERSION):
         raise FormatError(f"{folder} is not an export of a JPEG refiner (family "
                           f"{manifest.get('family', 'hyperprior')!r})")
     iterations = len(manifest["models"])

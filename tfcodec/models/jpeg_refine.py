@@ -35,6 +35,7 @@ import math
 import keras
 import tensorflow as tf
 
+from tfcodec.jpegfile import CONDITIONING_SIZE
 from tfcodec.models.config import JPEG_REFINE_STRIDE, JpegRefineConfig
 from tfcodec.models.recurrent import ConvGRUCell
 
@@ -170,7 +171,7 @@ def build(name, config):
     size = JPEG_REFINE_STRIDE
     # Called through Keras (which then counts the model as built, as the export needs): every
     # step runs, the second creating the cell's hidden convolutions.
-    model({"jpeg": tf.zeros((1, size, size, 3)), "conditioning": tf.zeros((1, 130)),
+    model({"jpeg": tf.zeros((1, size, size, 3)), "conditioning": tf.zeros((1, CONDITIONING_SIZE)),
            "phase": tf.zeros((1, 2), tf.int32)})
     return model
 
