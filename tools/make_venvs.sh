@@ -52,7 +52,20 @@ make_tfc() {
     "$venv/bin/python" -c "import tensorflow_compression as tfc; print('tfc venv:', tfc.__version__)"
 }
 
-ALL="compressai tfc"  # each venv section adds its name here
+# --- tflite214 venv ---
+# A board image's Python as the tflite-runtime users have it: the last tflite-runtime (2.14.0,
+# built from TensorFlow 2.14, with numpy < 2 as it needs), Pillow, nothing else; tfcodec's edge
+# modules come from the checkout (PYTHONPATH), as if copied to the device. About 130 MB with
+# pip itself (tflite-runtime is 2.4 MB). tests/test_runtime_targets.py runs exports in it; CI
+# makes it in the checkout (VENVS=.), where the tests look for it.
+make_tflite214() {
+    local venv=$VENVS/.venv-tflite214
+    [ -x "$venv/bin/python" ] || python3.11 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "numpy<2" tflite-runtime==2.14.0 pillow
+    "$venv/bin/python" -c "import tflite_runtime, numpy; print('tflite214 venv:', tflite_runtime.__version__, 'numpy', numpy.__version__)"
+}
+
+ALL="compressai tfc tflite214"  # each venv section adds its name here
 
 for name in "${@:-$ALL}"; do
     "make_$name"

@@ -5,6 +5,8 @@
 
 import argparse
 
+from tfcodec.export.runtimes import DEFAULT, RUNTIMES
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -19,6 +21,8 @@ def register(subparsers):
         epilog="Examples:\n"
                "  tfcodec export --weights w.npz --out edge/ --int8 --calibration train/\n"
                "  tfcodec export --weights w.npz --out tpu/ --edgetpu --height 512 --width 768 "
+               "--calibration train/\n"
+               "  tfcodec export --weights w.npz --out pi/ --int8 --runtime tflite-runtime-2.14 "
                "--calibration train/\n"
                "  tfcodec export --model jpeg-refine --out refiner-int8/ --int8 --calibration train/\n"
                "Calibrate on training images only, never on the evaluation set (Kodak).",
@@ -50,10 +54,16 @@ def register(subparsers):
     p.add_argument("--calibration-images", type=int, default=24,
                    help="training images (crops) to calibrate on, each at qualities 0, 0.25, 0.5, 0.75 "
                         "and 1 (default %(default)s)")
+    p.add_argument("--runtime", choices=tuple(RUNTIMES),
+                   help="the TFLite runtime the models are for; the export uses only op versions it "
+                        "registers (GDN as RSQRT where it lacks int8 LOG/SQRT) and checks every model "
+                        "against its table: "
+                        + "; ".join(f"{r.name}: {r.title}" for r in RUNTIMES.values())
+                        + f". Default: coral for --edgetpu, else {DEFAULT}")
     p.add_argument("--gdn", choices=("rsqrt", "log-exp"),
                    help="how GDN is written: rsqrt (Edge TPU ops; LiteRT's int8 RSQRT is slow on CPUs) or "
-                        "log-exp (LOG/EXP/SQRT, table lookups in int8 on CPUs). Default: log-exp for --int8, "
-                        "rsqrt otherwise")
+                        "log-exp (LOG/EXP/SQRT, table lookups in int8 on CPUs). Default: for --int8 the "
+                        "fastest form the runtime registers (log-exp on litert), rsqrt otherwise")
     p.add_argument("--seed", type=int, default=0, help="calibration crop seed (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="print only errors")
     p.set_defaults(func=run)
@@ -68,7 +78,8 @@ def run(args):
     name = _ALIASES.get(args.model, args.model) if args.model else None
     weights = resolve(args.weights or name or _ALIASES["default"])
     options = ExportOptions(args.mode, args.height, args.width, args.calibration,
-                            args.calibration_images, args.seed, expect_model=name, gdn=args.gdn)
+                            args.calibration_images, args.seed, expect_model=name, gdn=args.gdn,
+                            runtime=args.runtime)
     bundle, _ = load_export_bundle(weights)  # refuses a family without an edge export
     bundle_family(bundle).load("edge_export")(
         weights, args.out, options, progress=None if args.quiet else (lambda m: print(m, flush=True)))

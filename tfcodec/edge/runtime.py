@@ -29,6 +29,32 @@ def _interpreter_module():
     return interpreter
 
 
+def runtime_release(module):
+    """(package name, version) of the interpreter module in use, e.g. ("tflite_runtime", "2.14.0")."""
+    import sys
+
+    package = sys.modules.get(module.__name__.split(".")[0])
+    return package.__name__, getattr(package, "__version__", "unknown")
+
+
+def load_error(path, module, error):
+    """The one-line FormatError for an interpreter that cannot load a model file: for an
+    operator version it lacks, which one, and the `tfcodec export --runtime` that fits it."""
+    from tfcodec.export import runtimes
+
+    package, version = runtime_release(module)
+    missing = runtimes.missing_op(error)
+    if missing is None:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return FormatError(f"{path}: {package} {version} cannot load this model ({first})")
+    op, op_version = missing
+    # tflite_runtime's version is the TensorFlow release it was built from; ai-edge-litert's
+    # is its own.
+    target = runtimes.target_for(op, op_version, version if package == "tflite_runtime" else None)
+    return FormatError(f"{path}: {package} {version} has no {op} version {op_version}; re-export "
+                       f"the model with tfcodec export --runtime {target.name}")
+
+
 def available_cpus():
     """The CPUs this process may run on (its affinity where the OS has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -73,8 +99,11 @@ class TFLiteModel:
         self.path = path
         # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from C++ on
         # fd 2 as it builds an interpreter: a line per model in every command's output.
-        with muted_stderr():
-            self.interpreter = module.Interpreter(**kwargs)
+        try:
+            with muted_stderr():
+                self.interpreter = module.Interpreter(**kwargs)
+        except (ValueError, RuntimeError) as e:
+            raise load_error(path, module, e) from None
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if not inputs or len(outputs) != 1:
             raise FormatError(f"{path}: expected one output and at least one input")
@@ -90,8 +119,7 @@ class TFLiteModel:
         # (1x1 pixels) need not be one its ops accept (a space-to-depth step of 2 is not).
         self._allocated = not self.dynamic
         if self._allocated:
-            with muted_stderr():
-                self.interpreter.allocate_tensors()
+            self._allocate()
 
     @property
     def static_size(self):
@@ -106,9 +134,17 @@ class TFLiteModel:
         if not self.dynamic:
             raise FormatError(f"{os.path.basename(self.path)} takes {self.input_shape}, got {tuple(shape)}")
         self.interpreter.resize_tensor_input(index, list(shape), strict=True)
-        with muted_stderr():  # the XNNPACK delegate's INFO line comes at the first allocation
-            self.interpreter.allocate_tensors()
+        self._allocate()
         self._allocated = True
+
+    def _allocate(self):
+        """allocate_tensors, where each kernel checks its tensors: a kernel registered at the
+        model's op version may still refuse its types (an older runtime's), in one line."""
+        try:
+            with muted_stderr():  # the XNNPACK delegate's INFO line comes at the first allocation
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise load_error(self.path, _interpreter_module(), e) from None
 
     def __call__(self, x, *others):
         if len(others) != len(self._inputs) - 1:

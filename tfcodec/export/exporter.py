@@ -24,7 +24,7 @@ import numpy as np
 
 from tfcodec import fileio
 from tfcodec.errors import FormatError
-from tfcodec.export import edgetpu
+from tfcodec.export import edgetpu, runtimes
 from tfcodec.export.flatbuffer import float_operators, read_model
 from tfcodec.fileio import write_atomic
 
@@ -50,9 +50,28 @@ class ExportOptions:
     seed: int = 0
     expect_model: str = None         # refuse a bundle of another model
     gdn: str = None                  # GDN form (graphs.GDN_FORMS); None: rsqrt for the Edge TPU
-                                     # and float, log-exp (table lookups) for CPU int8
+                                     # and float, for CPU int8 the fastest the runtime registers
+                                     # (runtimes.int8_gdn_forms: log-exp on LiteRT 2.x)
     subpixel: bool = None            # synthesis upsampling as conv + depth_to_space (None: all but
                                      # the Edge TPU, which has TRANSPOSE_CONV but no DEPTH_TO_SPACE)
+    runtime: str = None              # the runtime the models are for (runtimes.RUNTIMES); None:
+                                     # coral for edgetpu, else runtimes.DEFAULT
+
+
+def target_runtime(options):
+    """The runtimes.Runtime an export is for: the one named, else coral for the Edge TPU and
+    the current LiteRT for everything else."""
+    if options.runtime is None and options.mode == "edgetpu":
+        return runtimes.get(runtimes.EDGETPU_DEFAULT)
+    return runtimes.get(options.runtime)
+
+
+def op_versions(info):
+    """{op: highest version} of a parsed model, for the manifest."""
+    versions = {}
+    for op in info.operators:
+        versions[op.name] = max(versions.get(op.name, 0), op.version)
+    return versions
 
 
 def _say(progress, message):
@@ -124,8 +143,12 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
     if quantised and not options.calibration:
         raise ExportError("int8 and Edge TPU export need --calibration FOLDER of training images")
     height, width = _resolve_shape(options)
-    gdn = options.gdn or ("log-exp" if mode == "int8" else "rsqrt")
-    if gdn not in graphs.GDN_FORMS:
+    target = target_runtime(options)
+    gdn = options.gdn or (runtimes.int8_gdn_forms(target) if mode == "int8" else "rsqrt")
+    if gdn is None:
+        raise ExportError(f"{target.name} registers the int8 ops of neither GDN form (RSQRT v2, or "
+                          "LOG v2 + EXP v2 and SQRT v2)")
+    if isinstance(gdn, str) and gdn not in graphs.GDN_FORMS:
         raise ExportError(f"GDN form must be one of {', '.join(graphs.GDN_FORMS)}")
     subpixel = options.subpixel if options.subpixel is not None else mode != "edgetpu"
     out_dir = os.fspath(out_dir)
@@ -140,7 +163,8 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
     except Exception as e:  # noqa: BLE001 - OSError locally, a TensorFlow OpError on URLs
         raise ExportError(f"--out {out_dir}: cannot create the folder ({getattr(e, 'message', e)})") from None
     _say(progress, f"model {bundle.model} (weights {bundle.hash.hex()}, {weights}), mode {mode}, "
-                   f"input {f'{width}x{height}' if height else 'dynamic HxW'}, GDN as {gdn}, "
+                   f"for {target.name}, input {f'{width}x{height}' if height else 'dynamic HxW'}, "
+                   f"GDN as {runtimes.describe_gdn(gdn)}, "
                    f"upsampling by {'conv+depth_to_space' if subpixel else 'transpose_conv'}")
     coder = HyperpriorCodec(bundle)
 
@@ -152,7 +176,7 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
                        f"from {options.calibration}, qualities {'/'.join(f'{q:g}' for q in QUALITIES)} ...")
         representative, scales = representative_inputs(coder, images)
 
-    models, infos = {}, {}
+    models, infos, converted = {}, {}, {}
     roles = graphs.roles(config)
     shapes = {role: graphs.input_shape(role, config, height, width) for role in roles}
     _say(progress, f"converting {len(roles)} models: {', '.join(roles)}")
@@ -160,19 +184,21 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
     for k, (role, data) in enumerate(graphs.convert(coder.model, shapes, "int8" if quantised else mode,
                                                     representative, gdn, subpixel, scales), 1):
         info = infos[role] = read_model(data)
+        filename = f"{role}.tflite"
+        # Checked before anything is written: a refused export leaves the folder as it was.
+        runtimes.check({filename: info}, target)
         if quantised:
             floating = float_operators(info)
             if floating:
                 raise ExportError(f"{role}: these ops kept float kernels in the int8 model: "
                                   + ", ".join(sorted({op.name for op in floating})))
-        filename = f"{role}.tflite"
-        write_atomic(fileio.join(out_dir, filename), data)
+        converted[filename] = data
         models[role] = {
             "file": filename, "sha256": _sha256(data), "bytes": len(data),
             "inputs": [_tensor_entry(t) for t in info.inputs],
             "outputs": [_tensor_entry(t) for t in info.outputs],
             "ops": info.op_counts(),
-            "op_versions": {op.name: op.version for op in info.operators},
+            "op_versions": op_versions(info),
             "parameter_bytes": info.constant_bytes,
         }
         if quantised:
@@ -180,6 +206,8 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
         _say(progress, f"[{k}/{len(roles)}] {filename}: {len(data) / 1024:.0f} KiB, "
                        f"{sum(info.op_counts().values())} ops ({time.perf_counter() - t0:.1f} s)")
         t0 = time.perf_counter()
+    for filename, data in converted.items():
+        write_atomic(fileio.join(out_dir, filename), data)
 
     # Coding arrays: the bundle's, unchanged, plus the gain tables (float32 of the float16
     # weights), with the int8 models' per-channel scales folded in (log domain).
@@ -223,8 +251,9 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
         "weights_file": os.path.basename(os.fspath(weights)),
         "config": json.loads(config.to_json()),
         "mode": mode,
+        "runtime": runtimes.manifest_entry(target),
         "quantization": "int8" if quantised else mode,
-        "gdn_form": gdn,
+        "gdn_form": runtimes.describe_gdn(gdn),
         "synthesis_upsampling": "conv+depth_to_space" if subpixel else "transpose_conv",
         "input_size": {"height": height, "width": width} if height else None,
         "models": models,
@@ -254,7 +283,7 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
 
 def format_report(manifest):
     lines = [f"tfcodec edge export: {manifest['model']} weights {manifest['weights_hash']}, "
-             f"{manifest['mode']} (GDN as {manifest['gdn_form']}), input "
+             f"{manifest['mode']} for {manifest['runtime']['name']} (GDN as {manifest['gdn_form']}), input "
              + (f"{manifest['input_size']['width']}x{manifest['input_size']['height']}"
                 if manifest["input_size"] else "dynamic"), ""]
     lines.append(f"{'model':<16} {'KiB':>6}  {'input (dtype scale zp)':<34} ops")

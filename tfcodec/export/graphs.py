@@ -49,7 +49,9 @@ INVERSE_GDN_FLOOR = 0.01
 
 
 def _gdn(layer, x, form):
-    """GDN/IGDN of a Keras GDN layer, in one of two integer-friendly forms.
+    """GDN/IGDN of a Keras GDN layer, in one of two integer-friendly forms (`form`: one for
+    both, or {"gdn": form, "igdn": form}: a runtime may register the ops of one form's GDN
+    and not of its IGDN, `runtimes.int8_gdn_forms`).
 
     "rsqrt" (Edge TPU):  x * rsqrt(n),          inverse x * (n * rsqrt(max(n, floor)))
     "log-exp" (CPU int8): x * exp(-log(n) / 2), inverse x * sqrt(n)
@@ -62,6 +64,8 @@ def _gdn(layer, x, form):
     """
     import tensorflow as tf
 
+    if isinstance(form, dict):
+        form = form["igdn" if layer.inverse else "gdn"]
     channels = x.shape[-1]
     kernel = tf.reshape(layer.gamma, (1, 1, channels, channels))
     if layer.simplified:  # n = conv1x1(|x|, gamma) + beta; x / n or x * n (`GDN`)

@@ -90,8 +90,8 @@ def export(weights, out_dir, options, progress=print):
     import keras
     import tensorflow as tf
 
-    from tfcodec.export import graphs
-    from tfcodec.export.exporter import ExportError, load_export_bundle
+    from tfcodec.export import graphs, runtimes
+    from tfcodec.export.exporter import ExportError, load_export_bundle, op_versions, target_runtime
     from tfcodec.models import model_from_bundle
 
     start = time.perf_counter()
@@ -105,6 +105,7 @@ def export(weights, out_dir, options, progress=print):
         raise ExportError("the JPEG refiner's models take any size: leave out --height/--width")
     if options.mode == "int8" and not options.calibration:
         raise ExportError("int8 export needs --calibration FOLDER of training images")
+    target = target_runtime(options)
     bundle, config = load_export_bundle(weights)
     if options.expect_model and options.expect_model != bundle.model:
         raise ExportError(f"{weights} holds model {bundle.model!r}, not {options.expect_model!r}")
@@ -116,9 +117,9 @@ def export(weights, out_dir, options, progress=print):
         samples = calibration_samples(config, options.calibration, options.calibration_images, options.seed)
         say(f"calibration: {len(samples)} training crops through libjpeg from {options.calibration}")
     functions = _functions(model)
-    say(f"model {bundle.model} (weights {bundle.hash.hex()}), mode {options.mode}, "
+    say(f"model {bundle.model} (weights {bundle.hash.hex()}), mode {options.mode} for {target.name}, "
         f"{len(functions)} models (1 to {config.iterations} steps)")
-    models = {}
+    models, converted = {}, {}
     with tempfile.TemporaryDirectory(prefix="tfcodec-export-") as folder:
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -136,23 +137,28 @@ def export(weights, out_dir, options, progress=print):
             data = (graphs.quantize_int8(converter, samples) if options.mode == "int8"
                     else converter.convert())
             info = read_model(data)
+            filename = f"{name}.tflite"
+            runtimes.check({filename: info}, target)  # before anything is written
             floating = float_operators(info) if options.mode == "int8" else []
             if floating:
                 raise ExportError(f"{name}: these ops kept float kernels in the int8 model: "
                                   + ", ".join(sorted({op.name for op in floating})))
-            filename = f"{name}.tflite"
-            write_atomic(fileio.join(out_dir, filename), data)
+            converted[filename] = data
             models[name] = {"file": filename, "bytes": len(data), "ops": info.op_counts(),
-                            "op_versions": {op.name: op.version for op in info.operators},
+                            "op_versions": op_versions(info),
                             "inputs": [t.name for t in info.inputs]}
             say(f"{filename}: {len(data) / 1024:.0f} KiB, {sum(info.op_counts().values())} ops "
                 f"({time.perf_counter() - t0:.1f} s)")
+    for filename, data in converted.items():
+        write_atomic(fileio.join(out_dir, filename), data)
     manifest = {"format": FORMAT, "version": FORMAT_VERSION, "family": FAMILY, "model": bundle.model,
                 "weights_hash": bundle.hash.hex(), "config": json.loads(config.to_json()),
-                "mode": options.mode, "best_iterations": bundle.meta.get("best_iterations", config.iterations),
+                "mode": options.mode, "runtime": runtimes.manifest_entry(target),
+                "best_iterations": bundle.meta.get("best_iterations", config.iterations),
                 "models": models}
     write_atomic(fileio.join(out_dir, MANIFEST), json.dumps(manifest, indent=1).encode())
-    report = "\n".join([f"tfcodec edge export: {bundle.model} weights {bundle.hash.hex()}, {options.mode}"]
+    report = "\n".join([f"tfcodec edge export: {bundle.model} weights {bundle.hash.hex()}, {options.mode} "
+                        f"for {target.name}"]
                        + [f"{name:<10} {m['bytes'] / 1024:>6.0f} KiB  "
                           + ", ".join(f"{op} x{n}" for op, n in m["ops"].items()) for name, m in models.items()])
     write_atomic(fileio.join(out_dir, REPORT), (report + "\n").encode())
