@@ -15,8 +15,10 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["tfcodec", "tfcodec.*"]),
-    # weights/NAME.litert/: the shipped models' LiteRT float export, what `compress`/`decompress` run.
-    package_data={"tfcodec": ["weights/*.npz", "weights/*.json", "weights/*.litert/*"]},
+    # weights/NAME.litert/: the shipped models' LiteRT float export, what `compress`/`decompress` run;
+    # export/op_versions/: the op-version table of each runtime an export can target.
+    package_data={"tfcodec": ["weights/*.npz", "weights/*.json", "weights/*.litert/*",
+                              "export/op_versions/*.json"]},
     # TensorFlow is an extra, not a requirement: it comes as several builds that each install
     # the same `tensorflow` module (tensorflow, tensorflow-tpu), and a requirement on one of them
     # would put a second build over a TPU machine's. Pick one: [tf] (CPU, or GPUs with CUDA

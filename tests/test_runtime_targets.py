@@ -268,3 +268,19 @@ def test_a_model_its_kernels_refuse_at_allocation_is_one_line(tmp_path):
     message = str(error.value)
     assert message.startswith(f"{path}: ai_edge_litert ") and "cannot load this model" in message
     assert "\n" not in message
+
+
+def test_the_tables_ship_in_the_package():
+    """An installed (not editable) tfcodec must carry every table: setup.py's package_data."""
+    import ast
+    import fnmatch
+
+    with open(os.path.join(ROOT, "setup.py")) as f:
+        tree = ast.parse(f.read())
+    setup_call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call)
+                      and getattr(node.func, "id", "") == "setup")
+    package_data = ast.literal_eval(next(k.value for k in setup_call.keywords if k.arg == "package_data"))
+    for runtime in runtimes.RUNTIMES:
+        path = f"export/op_versions/{runtime}.json"
+        assert os.path.exists(os.path.join(ROOT, "tfcodec", path))
+        assert any(fnmatch.fnmatch(path, pattern) for pattern in package_data["tfcodec"]), path
