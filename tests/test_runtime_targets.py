@@ -53,7 +53,8 @@ def _in_venv(python, *args, cwd):
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
-    """A tiny bundle and its exports: --int8 for tflite-runtime 2.14, --int8 for LiteRT, --edgetpu."""
+    """A tiny bundle and its exports: --int8 for tflite-runtime 2.14, LiteRT and the Android
+    app's LiteRT 1.0.1, and --edgetpu."""
     from tfcodec.export.exporter import ExportOptions, export
     from tfcodec.fileio import write_image
 
