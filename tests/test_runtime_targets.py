@@ -44,7 +44,7 @@ def venv_python():
 
 
 def _in_venv(python, *args, cwd):
-    """tfcodec's modules from the checkout, run by the venv's python: as copied to a device."""
+    """tfcodec's modules from the checkout, run by that python (a venv's: as copied to a device)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = ROOT
     return subprocess.run([python, *map(str, args)], capture_output=True, text=True, timeout=300,
@@ -127,9 +127,7 @@ def test_the_runtime_to_export_for_lacks_the_missing_op():
 
 
 def _probe(python, folder, cwd):
-    proc = subprocess.run([python, os.path.join(ROOT, "tools", "probe_op_versions.py"), "probe", str(folder)],
-                          capture_output=True, text=True, timeout=300, cwd=str(cwd), check=False,
-                          env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")})
+    proc = _in_venv(python, os.path.join(ROOT, "tools", "probe_op_versions.py"), "probe", folder, cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

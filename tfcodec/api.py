@@ -141,6 +141,7 @@ def load_refiner(name_or_path="jpeg-refine", backend="auto"):
 
         return load_exported_refiner(name)
     path = resolve(name)
+    data = None  # the weights file's bytes, once read for the hash: the Keras path loads them
     if backend == "auto" and os.path.dirname(path) == PACKAGE_WEIGHTS and litert_installed():
         from tfcodec.edge import exports
         from tfcodec.export.jpeg_refine import load_exported_refiner
@@ -151,9 +152,11 @@ def load_refiner(name_or_path="jpeg-refine", backend="auto"):
         except FormatError:  # a shipped codec's export: the bundle check below says so
             refiner = None
         # only an export of these very weights (a replaced .npz runs on Keras)
-        if refiner is not None and refiner.weights_hash == container.weights_hash(fileio.read_bytes(path)).hex():
-            return refiner
-    bundle = load_bundle(path)
+        if refiner is not None:
+            data = fileio.read_bytes(path)
+            if refiner.weights_hash == container.weights_hash(data).hex():
+                return refiner
+    bundle = load_bundle(path, data)
     family = bundle_family(bundle)
     if family.stream_codec:
         raise FormatError(f"{name_or_path} is a {family.name} model, not a JPEG refiner "

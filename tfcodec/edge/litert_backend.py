@@ -27,6 +27,19 @@ SUPPORTED_FORMAT = ("tfcodec-edge", 1)
 LARGE_INPUT_TILE_PIXELS = 512
 
 
+def read_manifest(folder, what="an edge export"):
+    """An export folder's manifest.json (dict), in one-line errors for a folder without one
+    (`what` it should have been) or with a broken one."""
+    path = os.path.join(folder, MANIFEST)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise FormatError(f"{folder} is not {what} (no {MANIFEST}); make one with tfcodec export") from None
+    except ValueError as e:
+        raise FormatError(f"{path} is not valid JSON ({e})") from None
+
+
 def gain_vector(log_table, quality):
     """The per-channel gain for a quality: log-linear interpolation of the table's rows,
     as `tfcodec.models.gains.QualityGains` does it (float32)."""
@@ -54,15 +67,7 @@ class LiteRTBackend:
         self.edgetpu = edgetpu
         self.verify = verify
         path = os.path.join(folder, MANIFEST)
-        try:
-            with open(path) as f:
-                self.manifest = json.load(f)
-        except FileNotFoundError:
-            raise FormatError(f"{folder} is not an edge export (no {MANIFEST}); "
-                              "make one with tfcodec export") from None
-        except ValueError as e:
-            raise FormatError(f"{path} is not valid JSON ({e})") from None
-        m = self.manifest
+        self.manifest = m = read_manifest(folder)
         if (m.get("format"), m.get("version")) != SUPPORTED_FORMAT:
             raise FormatError(f"{path}: export format {m.get('format')} v{m.get('version')} is not supported")
         self.config = HyperpriorConfig.from_dict(m["config"])

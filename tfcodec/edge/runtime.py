@@ -8,6 +8,7 @@ codec pads smaller inputs and tiles larger ones (`tfcodec.tiling`).
 """
 
 import os
+import sys
 
 import numpy as np
 
@@ -31,8 +32,6 @@ def _interpreter_module():
 
 def runtime_release(module):
     """(package name, version) of the interpreter module in use, e.g. ("tflite_runtime", "2.14.0")."""
-    import sys
-
     package = sys.modules.get(module.__name__.split(".")[0])
     return package.__name__, getattr(package, "__version__", "unknown")
 
@@ -61,8 +60,6 @@ def available_cpus():
 
 
 def edgetpu_delegate():
-    import sys
-
     module = _interpreter_module()
     library = EDGETPU_LIBRARY.get(sys.platform, "libedgetpu.so.1")
     try:
@@ -97,6 +94,7 @@ class TFLiteModel:
         if delegates:
             kwargs["experimental_delegates"] = list(delegates)
         self.path = path
+        self._module = module
         # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from C++ on
         # fd 2 as it builds an interpreter: a line per model in every command's output.
         try:
@@ -144,7 +142,7 @@ class TFLiteModel:
             with muted_stderr():  # the XNNPACK delegate's INFO line comes at the first allocation
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
-            raise load_error(self.path, _interpreter_module(), e) from None
+            raise load_error(self.path, self._module, e) from None
 
     def __call__(self, x, *others):
         if len(others) != len(self._inputs) - 1:

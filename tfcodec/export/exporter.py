@@ -66,14 +66,6 @@ def target_runtime(options):
     return runtimes.get(options.runtime)
 
 
-def op_versions(info):
-    """{op: highest version} of a parsed model, for the manifest."""
-    versions = {}
-    for op in info.operators:
-        versions[op.name] = max(versions.get(op.name, 0), op.version)
-    return versions
-
-
 def _say(progress, message):
     if progress:
         progress(message)
@@ -186,7 +178,7 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
         info = infos[role] = read_model(data)
         filename = f"{role}.tflite"
         # Checked before anything is written: a refused export leaves the folder as it was.
-        runtimes.check({filename: info}, target)
+        runtimes.check(filename, info, target)
         if quantised:
             floating = float_operators(info)
             if floating:
@@ -198,7 +190,7 @@ def export(weights, out_dir, options: ExportOptions, progress=print):
             "inputs": [_tensor_entry(t) for t in info.inputs],
             "outputs": [_tensor_entry(t) for t in info.outputs],
             "ops": info.op_counts(),
-            "op_versions": op_versions(info),
+            "op_versions": info.op_versions(),
             "parameter_bytes": info.constant_bytes,
         }
         if quantised:

@@ -64,6 +64,13 @@ class ModelInfo:
             counts[op.name] = counts.get(op.name, 0) + 1
         return dict(sorted(counts.items()))
 
+    def op_versions(self):
+        """{op: the highest version it has in the model}."""
+        versions = {}
+        for op in self.operators:
+            versions[op.name] = max(versions.get(op.name, 0), op.version)
+        return versions
+
 
 def _options(schema, op, name):
     """Dilation and strides of convolutions; nothing else is needed by the checks."""

@@ -91,7 +91,7 @@ def export(weights, out_dir, options, progress=print):
     import tensorflow as tf
 
     from tfcodec.export import graphs, runtimes
-    from tfcodec.export.exporter import ExportError, load_export_bundle, op_versions, target_runtime
+    from tfcodec.export.exporter import ExportError, load_export_bundle, target_runtime
     from tfcodec.models import model_from_bundle
 
     start = time.perf_counter()
@@ -138,14 +138,14 @@ def export(weights, out_dir, options, progress=print):
                     else converter.convert())
             info = read_model(data)
             filename = f"{name}.tflite"
-            runtimes.check({filename: info}, target)  # before anything is written
+            runtimes.check(filename, info, target)  # before anything is written
             floating = float_operators(info) if options.mode == "int8" else []
             if floating:
                 raise ExportError(f"{name}: these ops kept float kernels in the int8 model: "
                                   + ", ".join(sorted({op.name for op in floating})))
             converted[filename] = data
             models[name] = {"file": filename, "bytes": len(data), "ops": info.op_counts(),
-                            "op_versions": op_versions(info),
+                            "op_versions": info.op_versions(),
                             "inputs": [t.name for t in info.inputs]}
             say(f"{filename}: {len(data) / 1024:.0f} KiB, {sum(info.op_counts().values())} ops "
                 f"({time.perf_counter() - t0:.1f} s)")
@@ -193,15 +193,9 @@ class LiteRTRefiner:
 def load_exported_refiner(folder):
     """A `JpegRefiner` over an export folder of a jpeg-refine model (LiteRT)."""
     from tfcodec.codecs.jpeg_refine import JpegRefiner
+    from tfcodec.edge.litert_backend import read_manifest
 
-    path = os.path.join(folder, MANIFEST)
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except FileNotFoundError:
-        raise FormatError(f"{folder} is not an export folder (no {MANIFEST})") from None
-    except ValueError as e:
-        raise FormatError(f"{path} is not valid JSON ({e})") from None
+    manifest = read_manifest(folder, "an export folder")
     if manifest.get("family") != FAMILY or \
             (manifest.get("format"), manifest.get("version")) != (FORMAT, FORMAT_VERSION):
         raise FormatError(f"{folder} is not an export of a JPEG refiner (family "

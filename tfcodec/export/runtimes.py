@@ -114,18 +114,17 @@ def unregistered(info, runtime):
     return missing
 
 
-def check(models, runtime):
-    """Refuses, in one line, the first model (of {file name: ModelInfo}) that uses an
-    (op, version) `runtime` does not register."""
-    for filename, info in models.items():
-        missing = unregistered(info, runtime)
-        if missing:
-            op, version = missing[0]
-            highest = runtime.max_versions.get(op)
-            has = f"it has {op} up to version {highest}" if highest else f"it has no {op} kernel at all"
-            more = f" (and {', '.join(f'{o} v{v}' for o, v in missing[1:])})" if missing[1:] else ""
-            raise UnsupportedOp(f"{filename}: {op} version {version} is not registered by {runtime.name} "
-                                f"({runtime.title}; {has}){more}")
+def check(filename, info, runtime):
+    """Refuses, in one line, a model (`filename`, parsed as `info`) that uses an (op, version)
+    `runtime` does not register."""
+    missing = unregistered(info, runtime)
+    if missing:
+        op, version = missing[0]
+        highest = runtime.max_versions.get(op)
+        has = f"it has {op} up to version {highest}" if highest else f"it has no {op} kernel at all"
+        more = f" (and {', '.join(f'{o} v{v}' for o, v in missing[1:])})" if missing[1:] else ""
+        raise UnsupportedOp(f"{filename}: {op} version {version} is not registered by {runtime.name} "
+                            f"({runtime.title}; {has}){more}")
 
 
 def manifest_entry(runtime):

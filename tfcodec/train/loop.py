@@ -583,6 +583,11 @@ def _first_replica(strategy, fn):
     return run
 
 
+def _originals(x):
+    """The original images of a batch: the crops, or a family's own examples' "image"."""
+    return x["image"] if isinstance(x, dict) else x
+
+
 def _make_validation(config, model, family, strategy):
     """A function returning {quality: {"estimated_bpp", "psnr", "ms_ssim"}} on the validation set."""
     import tensorflow as tf
@@ -598,7 +603,7 @@ def _make_validation(config, model, family, strategy):
     qualities = _qualities(config, family)
 
     def measure_fn(x, quality):
-        target = x["image"] if isinstance(x, dict) else x
+        target = _originals(x)
         _, aux = model.rd_loss(x, tf.fill((tf.shape(target)[0],), quality), training=False)
         original = tf.round(target * 255.0)
         rebuilt = tf.round(tf.clip_by_value(aux["x_hat"], 0.0, 1.0) * 255.0)
@@ -606,16 +611,18 @@ def _make_validation(config, model, family, strategy):
                 tf.image.ssim_multiscale(original, rebuilt, 255.0))
 
     measure = _first_replica(strategy, measure_fn)
-    example_for = family.load("validation_example") if family.validation_example else None
+    # The dataset of each quality, made once: a family's own examples (e.g. the JPEG refiner's
+    # input at that quality), else the crops themselves.
+    examples = dict.fromkeys(qualities, images)
+    if family.validation_example:
+        example_for = family.load("validation_example")
+        examples = {q: images.unbatch().map(example_for(model.config, q)).batch(4) for q in qualities}
 
     def run():
         results = {}
         for quality in qualities:
             parts = [[], [], []]
-            examples = images
-            if example_for is not None:  # e.g. the JPEG refiner: its input at this quality
-                examples = images.unbatch().map(example_for(model.config, quality)).batch(4)
-            for x in examples:
+            for x in examples[quality]:
                 for part, value in zip(parts, measure(x, tf.constant(quality, tf.float32))):
                     part.append(value.numpy())
             bpp, psnr, msssim = (float(np.mean(np.concatenate(p))) for p in parts)
@@ -650,7 +657,7 @@ def _make_image_logger(config, model, strategy, example_fn=None):
 
     def reconstruct_fn(x, quality):
         # a family's own examples: its input (e.g. the JPEG), then the original and the reconstruction
-        target = x["image"] if isinstance(x, dict) else x
+        target = _originals(x)
         out = model.forward(x, tf.fill((tf.shape(target)[0],), quality), training=False)
         given = [x["jpeg"]] if isinstance(x, dict) and "jpeg" in x else []
         return tf.concat(given + [target, tf.clip_by_value(out["x_hat"], 0.0, 1.0)], axis=2)
